@@ -1,0 +1,57 @@
+//! Ready-made Bevy apps: a headless GPU runner for tools and tests, and the sandbox window.
+
+pub mod headless;
+pub mod window;
+
+use bevy::app::PluginGroupBuilder;
+use bevy::prelude::*;
+
+/// Errors from setting up or driving the GPU.
+#[derive(Debug, thiserror::Error)]
+pub enum GpuError {
+    /// No adapter was found (no GPU and no software Vulkan such as lavapipe).
+    #[error("no GPU adapter found (install a Vulkan driver, e.g. `apt-get install mesa-vulkan-drivers`, and set WGPU_BACKEND=vulkan)")]
+    NoAdapter,
+    /// A shader failed to compile.
+    #[error("{0}")]
+    Pipeline(String),
+    /// The GPU did not answer in time.
+    #[error("GPU timed out: {0}")]
+    Timeout(String),
+    /// A readback failed.
+    #[error("{0}")]
+    Readback(String),
+}
+
+/// Checks that wgpu can see an adapter on the backends Bevy will use, so a machine without a
+/// GPU gets an error message instead of Bevy's panic.
+pub fn probe_adapter() -> Result<String, GpuError> {
+    let backends = wgpu::Backends::from_env().unwrap_or(wgpu::Backends::all());
+    let instance = wgpu::Instance::new(wgpu::InstanceDescriptor { backends, ..wgpu::InstanceDescriptor::new_without_display_handle() });
+    let adapters = bevy::tasks::block_on(instance.enumerate_adapters(backends));
+    adapters.first().map(|a| a.get_info().name).ok_or(GpuError::NoAdapter)
+}
+
+/// Bevy's plugins for an app with no window: rendering and compute, nothing that needs a display.
+pub fn headless_plugins() -> PluginGroupBuilder {
+    DefaultPlugins
+        .build()
+        .disable::<bevy::winit::WinitPlugin>()
+        .disable::<bevy::render::pipelined_rendering::PipelinedRenderingPlugin>()
+        .disable::<bevy::log::LogPlugin>()
+        .set(WindowPlugin {
+            primary_window: None,
+            exit_condition: bevy::window::ExitCondition::DontExit,
+            close_when_requested: false,
+            ..default()
+        })
+}
+
+/// Drives plugin set-up to completion for apps that are updated by hand rather than `run()`.
+pub fn finish_plugins(app: &mut App) {
+    while app.plugins_state() == bevy::app::PluginsState::Adding {
+        bevy::tasks::tick_global_task_pools_on_main_thread();
+    }
+    app.finish();
+    app.cleanup();
+}

@@ -1,0 +1,116 @@
+//! `nca bench`: cell-updates per second of the CPU reference and the GPU path.
+//!
+//! Every cell of the grid starts alive (random state, alpha 1), so every cell that fires runs
+//! the full network: this is the worst case, not a mostly-empty grid. A "cell-update" is one
+//! cell advanced by one step, whether or not it fired.
+
+use std::time::Instant;
+
+use clap::Args;
+
+use crate::app::headless::HeadlessGpu;
+use crate::model::perception::SobelPair;
+use crate::model::spec::{ALPHA, GrowingSpec};
+use crate::model::{Grid, GrowingWeights, NcaWeights, cpu, fire};
+
+/// Options of `nca bench`.
+#[derive(Args, Debug)]
+pub struct BenchArgs {
+    /// Grid sides to measure.
+    #[arg(long, value_delimiter = ',', default_values_t = [64u32, 256, 1024])]
+    pub sizes: Vec<u32>,
+    /// Which implementations to measure.
+    #[arg(long, value_delimiter = ',', default_values_t = [String::from("cpu"), String::from("gpu")])]
+    pub backends: Vec<String>,
+    /// Minimum seconds to spend per measurement.
+    #[arg(long, default_value_t = 3.0)]
+    pub seconds: f64,
+    /// Model file (default: deterministic random weights of the right shape).
+    #[arg(long)]
+    pub model: Option<std::path::PathBuf>,
+}
+
+/// Random but reproducible weights, scaled like a trained model's.
+pub fn bench_weights() -> NcaWeights {
+    let mut w = GrowingWeights::zeros(GrowingSpec::default());
+    let mut i = 0u32;
+    let mut next = |scale: f32| {
+        i += 1;
+        (fire::pcg(i) as f32 / u32::MAX as f32 - 0.5) * scale
+    };
+    w.w1.iter_mut().for_each(|v| *v = next(0.3));
+    w.b1.iter_mut().for_each(|v| *v = next(0.1));
+    w.w2.iter_mut().for_each(|v| *v = next(0.05));
+    NcaWeights::Growing(w)
+}
+
+/// A fully alive grid with reproducible random values.
+pub fn alive_grid(size: usize) -> Grid {
+    let mut g = Grid::new(size, size, 16);
+    for (i, v) in g.data.iter_mut().enumerate() {
+        *v = if i % 16 == ALPHA { 1.0 } else { fire::pcg(i as u32) as f32 / u32::MAX as f32 * 0.2 };
+    }
+    g
+}
+
+pub(super) fn run(args: BenchArgs) -> Result<(), String> {
+    let weights = match &args.model {
+        Some(path) => crate::model::import::load_model_file(path).map_err(|e| e.to_string())?,
+        None => bench_weights(),
+    };
+    let mut gpu = None;
+    println!("backend  size        steps   seconds   cell-updates/s");
+    for backend in &args.backends {
+        for &size in &args.sizes {
+            let grid = alive_grid(size as usize);
+            let (steps, seconds) = match backend.as_str() {
+                "cpu" => time_cpu(&weights, grid, args.seconds),
+                "gpu" => {
+                    if gpu.is_none() {
+                        let runner = HeadlessGpu::new().map_err(|e| e.to_string())?;
+                        println!("# gpu adapter: {}", runner.adapter);
+                        gpu = Some(runner);
+                    }
+                    time_gpu(gpu.as_mut().unwrap(), &weights, &grid, args.seconds)?
+                }
+                other => return Err(format!("unknown backend '{other}' (cpu or gpu)")),
+            };
+            let rate = (size as f64).powi(2) * steps as f64 / seconds;
+            println!("{backend:<8} {:<11} {steps:<7} {seconds:<9.3} {rate:.3e}", format!("{size}x{size}"));
+        }
+    }
+    Ok(())
+}
+
+fn time_cpu(weights: &NcaWeights, mut grid: Grid, budget: f64) -> (u32, f64) {
+    let NcaWeights::Growing(w) = weights;
+    let sobel = SobelPair::default();
+    let start = Instant::now();
+    let mut steps = 0;
+    while steps == 0 || start.elapsed().as_secs_f64() < budget {
+        cpu::run(w, &mut grid, 1, steps, 1, &sobel);
+        steps += 1;
+    }
+    (steps, start.elapsed().as_secs_f64())
+}
+
+fn time_gpu(gpu: &mut HeadlessGpu, weights: &NcaWeights, grid: &Grid, budget: f64) -> Result<(u32, f64), String> {
+    let model = gpu.add_model(weights.clone());
+    let entity = gpu.spawn_grid(model, grid.width as u32, grid.height as u32, 1);
+    gpu.upload(entity, grid, 0);
+    // Warm-up: one step and a readback, so buffers exist and the GPU is idle.
+    gpu.run(entity, 1, 1);
+    gpu.read(entity).map_err(|e| e.to_string())?;
+    let mut batch = 1u32;
+    loop {
+        let start = Instant::now();
+        gpu.run(entity, batch, batch);
+        gpu.read(entity).map_err(|e| e.to_string())?;
+        let seconds = start.elapsed().as_secs_f64();
+        if seconds >= budget || batch >= 1 << 14 {
+            gpu.app_mut().world_mut().despawn(entity);
+            return Ok((batch, seconds));
+        }
+        batch = (batch as f64 * (budget / seconds.max(1e-3)).clamp(2.0, 16.0)).ceil() as u32;
+    }
+}

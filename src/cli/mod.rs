@@ -1,0 +1,242 @@
+//! The `nca` command line. Every subcommand reports bad input as one line and a non-zero exit
+//! code; nothing here panics on user data.
+
+pub mod bench;
+
+use std::collections::HashMap;
+use std::path::{Path, PathBuf};
+use std::process::ExitCode;
+
+use clap::{Parser, Subcommand, ValueEnum};
+
+use crate::app::headless::HeadlessGpu;
+use crate::app::window::{self, WindowOptions};
+use crate::model::perception::SobelPair;
+use crate::model::{Grid, NcaWeights, cpu, import, snapshot};
+use crate::sim::display::LIGHT_BACKGROUND;
+
+/// The model `nca run` opens when none is given.
+pub const DEFAULT_MODEL: &str = "trained/lizard_regenerating.safetensors";
+
+/// Neural Cellular Automata sandbox.
+#[derive(Parser, Debug)]
+#[command(name = "nca", version, about)]
+pub struct Cli {
+    /// What to do (default: open the sandbox window).
+    #[command(subcommand)]
+    pub command: Option<Command>,
+}
+
+/// Which implementation runs the steps.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum)]
+pub enum Backend {
+    /// The plain-Rust reference.
+    Cpu,
+    /// The WGSL compute shader in a headless Bevy app.
+    Gpu,
+}
+
+/// Subcommands.
+#[derive(Subcommand, Debug)]
+pub enum Command {
+    /// Open the sandbox window with a model growing from a seed.
+    Run {
+        /// Model file (.safetensors or Distill JSON).
+        #[arg(long)]
+        model: Option<PathBuf>,
+        /// Grid side in cells.
+        #[arg(long, default_value_t = 128)]
+        size: u32,
+        /// CA steps per frame.
+        #[arg(long, default_value_t = 1)]
+        steps_per_frame: u32,
+        /// Fire-hash seed.
+        #[arg(long, default_value_t = 0)]
+        seed: u32,
+        /// Exit after this many frames.
+        #[arg(long)]
+        frames: Option<u32>,
+        /// Save a screenshot after the last frame (needs --frames).
+        #[arg(long, requires = "frames")]
+        screenshot: Option<PathBuf>,
+    },
+    /// Convert a published Distill model (WebGL uint8 JSON or TF.js graph JSON) to .safetensors.
+    Import {
+        /// The Distill file.
+        file: PathBuf,
+        /// Output .safetensors.
+        #[arg(long)]
+        out: PathBuf,
+    },
+    /// Print a model's kind, mode and metadata.
+    Info {
+        /// Model file.
+        model: PathBuf,
+    },
+    /// Grow a model from a seed without a window and save the full state ([H, W, C] tensor `state`).
+    Step {
+        /// Model file.
+        #[arg(long)]
+        model: PathBuf,
+        /// Steps to run.
+        #[arg(long)]
+        steps: u32,
+        /// Fire-hash seed.
+        #[arg(long, default_value_t = 0)]
+        seed: u32,
+        /// Grid side in cells.
+        #[arg(long, default_value_t = 72)]
+        size: u32,
+        /// Perception rotation in degrees.
+        #[arg(long, default_value_t = 0.0)]
+        rotation: f32,
+        /// Implementation.
+        #[arg(long, value_enum, default_value_t = Backend::Cpu)]
+        backend: Backend,
+        /// Output .safetensors.
+        #[arg(long)]
+        out: PathBuf,
+    },
+    /// Grow a model from a seed without a window and save a picture of it.
+    Render {
+        /// Model file.
+        #[arg(long)]
+        model: PathBuf,
+        /// Steps to run.
+        #[arg(long)]
+        steps: u32,
+        /// Fire-hash seed.
+        #[arg(long, default_value_t = 0)]
+        seed: u32,
+        /// Grid side in cells.
+        #[arg(long, default_value_t = 72)]
+        size: u32,
+        /// Perception rotation in degrees.
+        #[arg(long, default_value_t = 0.0)]
+        rotation: f32,
+        /// Pixels per cell.
+        #[arg(long, default_value_t = 4)]
+        scale: u32,
+        /// Implementation.
+        #[arg(long, value_enum, default_value_t = Backend::Cpu)]
+        backend: Backend,
+        /// Output PNG.
+        #[arg(long)]
+        out: PathBuf,
+    },
+    /// Measure cell-updates per second of the CPU reference and the GPU path.
+    Bench(bench::BenchArgs),
+}
+
+/// Parses the arguments and runs; errors become one line on stderr and exit code 1.
+pub fn main() -> ExitCode {
+    let cli = Cli::parse();
+    match run(cli) {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(message) => {
+            eprintln!("error: {message}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+fn run(cli: Cli) -> Result<(), String> {
+    let command = cli.command.unwrap_or(Command::Run {
+        model: None,
+        size: 128,
+        steps_per_frame: 1,
+        seed: 0,
+        frames: None,
+        screenshot: None,
+    });
+    match command {
+        Command::Run { model, size, steps_per_frame, seed, frames, screenshot } => {
+            let path = model.unwrap_or_else(|| PathBuf::from(DEFAULT_MODEL));
+            let weights = load(&path)?;
+            check_size(size)?;
+            crate::app::probe_adapter().map_err(|e| e.to_string())?;
+            let exit = window::run(WindowOptions { model: weights, grid_size: size, steps_per_frame, seed, frames, screenshot: screenshot.clone() });
+            if let Some(path) = screenshot.filter(|p| !p.exists()) {
+                return Err(format!("{}: screenshot was not written", path.display()));
+            }
+            match exit {
+                bevy::app::AppExit::Success => Ok(()),
+                bevy::app::AppExit::Error(code) => Err(format!("the app exited with code {code}")),
+            }
+        }
+        Command::Import { file, out } => {
+            let weights = import::load_model_file(&file).map_err(|e| e.to_string())?;
+            weights.save(&out).map_err(|e| e.to_string())?;
+            println!("{} → {} ({})", file.display(), out.display(), weights.describe());
+            Ok(())
+        }
+        Command::Info { model } => {
+            let weights = load(&model)?;
+            let crate::model::NcaWeights::Growing(w) = &weights;
+            println!("kind: {}\nmode: {}\ntarget: {}\nfire_rate: {}", weights.kind(), w.spec.mode, w.spec.target, w.spec.fire_rate);
+            for (k, v) in &w.provenance {
+                println!("{k}: {v}");
+            }
+            Ok(())
+        }
+        Command::Step { model, steps, seed, size, rotation, backend, out } => {
+            let weights = load(&model)?;
+            let grid = grow(&weights, size, seed, steps, rotation, backend)?;
+            let metadata = HashMap::from([
+                ("nca.model".to_string(), model.display().to_string()),
+                ("nca.step".to_string(), steps.to_string()),
+                ("nca.seed".to_string(), seed.to_string()),
+                ("nca.rotation".to_string(), rotation.to_string()),
+                ("nca.backend".to_string(), format!("{backend:?}").to_lowercase()),
+            ]);
+            snapshot::save_state(&out, &grid, metadata).map_err(|e| e.to_string())?;
+            println!("{}: state [{}, {}, {}] after {steps} steps", out.display(), grid.height, grid.width, grid.channels);
+            Ok(())
+        }
+        Command::Render { model, steps, seed, size, rotation, scale, backend, out } => {
+            let weights = load(&model)?;
+            let grid = grow(&weights, size, seed, steps, rotation, backend)?;
+            save_png(&out, &snapshot::to_rgba8(&grid, LIGHT_BACKGROUND, scale))?;
+            println!("{}: {}×{} cells after {steps} steps", out.display(), grid.width, grid.height);
+            Ok(())
+        }
+        Command::Bench(args) => bench::run(args),
+    }
+}
+
+fn load(path: &Path) -> Result<NcaWeights, String> {
+    import::load_model_file(path).map_err(|e| e.to_string())
+}
+
+fn check_size(size: u32) -> Result<(), String> {
+    if (3..=4096).contains(&size) {
+        Ok(())
+    } else {
+        Err(format!("grid size {size} is outside 3..=4096"))
+    }
+}
+
+/// Grows `weights` from a centred seed for `steps` steps on the chosen backend.
+pub fn grow(weights: &NcaWeights, size: u32, seed: u32, steps: u32, rotation: f32, backend: Backend) -> Result<Grid, String> {
+    check_size(size)?;
+    let start = Grid::seeded(size as usize, size as usize, weights.channels());
+    match backend {
+        Backend::Cpu => {
+            let NcaWeights::Growing(w) = weights;
+            let mut grid = start;
+            cpu::run(w, &mut grid, seed, 0, steps, &SobelPair::rotated_degrees(rotation));
+            Ok(grid)
+        }
+        Backend::Gpu => {
+            let mut gpu = HeadlessGpu::new().map_err(|e| e.to_string())?;
+            gpu.simulate(weights, &start, seed, 0, steps, rotation).map_err(|e| e.to_string())
+        }
+    }
+}
+
+fn save_png(path: &Path, image: &image::RgbaImage) -> Result<(), String> {
+    if let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty()) {
+        std::fs::create_dir_all(dir).map_err(|e| format!("{}: {e}", dir.display()))?;
+    }
+    image.save(path).map_err(|e| format!("{}: cannot write PNG ({e})", path.display()))
+}

@@ -1,0 +1,67 @@
+//! Main world → render world: each grid's settings and this frame's plan.
+
+use bevy::prelude::*;
+use bevy::render::Extract;
+
+use crate::model::perception::SobelPair;
+use crate::sim::{CaGrid, GridDisplay, GridFramePlan, NcaModel};
+
+/// Where and how a grid is drawn this frame.
+#[derive(Clone, Debug)]
+pub struct ExtractedDisplay {
+    /// The display texture.
+    pub image: AssetId<Image>,
+    /// Background RGB behind transparent cells.
+    pub background: [f32; 3],
+    /// Channel to show (0–3: RGB).
+    pub view_channel: u32,
+}
+
+/// One grid as the render world sees it this frame.
+#[derive(Clone, Debug)]
+pub struct ExtractedGrid {
+    /// The main-world entity, the key of the grid's GPU resources.
+    pub entity: Entity,
+    /// Cells per row.
+    pub width: u32,
+    /// Rows.
+    pub height: u32,
+    /// Fire-hash seed.
+    pub seed: u32,
+    /// Perception kernels.
+    pub sobel: SobelPair,
+    /// The model.
+    pub model: AssetId<NcaModel>,
+    /// What to do this frame.
+    pub plan: GridFramePlan,
+    /// How to draw it, if it is drawn.
+    pub display: Option<ExtractedDisplay>,
+}
+
+/// All grids this frame.
+#[derive(Resource, Default)]
+pub struct ExtractedGrids(pub Vec<ExtractedGrid>);
+
+pub(crate) fn extract_grids(
+    mut commands: Commands,
+    grids: Extract<Query<(Entity, &CaGrid, &GridFramePlan, Option<&GridDisplay>)>>,
+) {
+    let extracted = grids
+        .iter()
+        .map(|(entity, grid, plan, display)| ExtractedGrid {
+            entity,
+            width: grid.width,
+            height: grid.height,
+            seed: grid.seed,
+            sobel: grid.sobel(),
+            model: grid.model.id(),
+            plan: plan.clone(),
+            display: display.map(|d| ExtractedDisplay {
+                image: d.image.id(),
+                background: d.background,
+                view_channel: d.view_channel,
+            }),
+        })
+        .collect();
+    commands.insert_resource(ExtractedGrids(extracted));
+}

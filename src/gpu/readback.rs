@@ -1,0 +1,57 @@
+//! Maps readback buffers once their copies were submitted and sends the data to the main world.
+
+use bevy::prelude::*;
+use bevy::render::render_resource::{Buffer, MapMode, PollType};
+use bevy::render::renderer::RenderDevice;
+use crossbeam_channel::Sender;
+
+use crate::model::Grid;
+use crate::sim::{GridSnapshot, ReadbackResult};
+
+/// A readback whose copy was recorded this frame.
+pub struct PendingReadback {
+    pub(crate) id: u64,
+    pub(crate) entity: Entity,
+    pub(crate) step: u32,
+    pub(crate) width: u32,
+    pub(crate) height: u32,
+    pub(crate) channels: u32,
+    pub(crate) buffer: Buffer,
+}
+
+/// Readbacks waiting for submission.
+#[derive(Resource, Default)]
+pub struct PendingReadbacks {
+    pub(crate) copied: Vec<PendingReadback>,
+}
+
+/// The channel to the main world's [`crate::sim::GridSnapshots`].
+#[derive(Resource)]
+pub struct ReadbackSender(pub Sender<ReadbackResult>);
+
+pub(crate) fn map_readbacks(
+    mut pending: ResMut<PendingReadbacks>,
+    sender: Option<Res<ReadbackSender>>,
+    device: Res<RenderDevice>,
+) {
+    let Some(sender) = sender else { return };
+    if pending.copied.is_empty() {
+        let _ = device.poll(PollType::Poll);
+        return;
+    }
+    for readback in pending.copied.drain(..) {
+        let sender = sender.0.clone();
+        let buffer = readback.buffer.clone();
+        readback.buffer.slice(..).map_async(MapMode::Read, move |result| {
+            let snapshot = result.map_err(|e| format!("GPU readback failed: {e}")).and_then(|()| {
+                let data: Vec<f32> = bytemuck::cast_slice(&buffer.slice(..).get_mapped_range()).to_vec();
+                buffer.unmap();
+                Grid::from_data(readback.width as usize, readback.height as usize, readback.channels as usize, data)
+                    .map(|grid| GridSnapshot { entity: readback.entity, step: readback.step, grid })
+                    .ok_or_else(|| "GPU readback returned the wrong size".to_string())
+            });
+            let _ = sender.send(ReadbackResult { id: readback.id, snapshot });
+        });
+    }
+    let _ = device.poll(PollType::Poll);
+}

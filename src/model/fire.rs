@@ -1,0 +1,76 @@
+//! The stochastic "fire" decision, as a pure integer hash.
+//!
+//! Each step a cell applies its update only if it fires. Instead of a random number
+//! generator (whose state would differ between the CPU, the GPU and Burn), the decision is
+//! a pure function of `(seed, step, x, y)`:
+//!
+//! ```text
+//! h    = pcg(pcg(pcg(pcg(seed) + step) + x) + y)        (u32, wrapping)
+//! u    = h >> 8                                          (24 uniform bits)
+//! fire = u < threshold,  threshold = round(fire_rate * 2^24)
+//! ```
+//!
+//! where `pcg` is the PCG-RXS-M-XS 32-bit output permutation (Jarzynski & Olano, "Hash
+//! Functions for GPU Rendering", JCGT 2020). Comparing integers rather than floats makes the
+//! decision bit-identical on every backend; `shaders/nca_types.wgsl` has the same function.
+
+/// One round of the PCG hash (RXS-M-XS output of one LCG step).
+#[inline]
+pub const fn pcg(v: u32) -> u32 {
+    let state = v.wrapping_mul(747_796_405).wrapping_add(2_891_336_453);
+    let word = ((state >> ((state >> 28) + 4)) ^ state).wrapping_mul(277_803_737);
+    (word >> 22) ^ word
+}
+
+/// The 32-bit hash of one cell at one step.
+#[inline]
+pub const fn cell_hash(seed: u32, step: u32, x: u32, y: u32) -> u32 {
+    pcg(pcg(pcg(pcg(seed).wrapping_add(step)).wrapping_add(x)).wrapping_add(y))
+}
+
+/// The integer threshold that a 24-bit hash must stay below to fire at `fire_rate`.
+#[inline]
+pub fn threshold(fire_rate: f32) -> u32 {
+    (fire_rate.clamp(0.0, 1.0) as f64 * (1u64 << 24) as f64).round() as u32
+}
+
+/// Whether the cell at `(x, y)` applies its update at `step`.
+#[inline]
+pub const fn fires(seed: u32, step: u32, x: u32, y: u32, threshold: u32) -> bool {
+    (cell_hash(seed, step, x, y) >> 8) < threshold
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn fire_rate_is_respected_on_average() {
+        let t = threshold(0.5);
+        let fired = (0..256u32)
+            .flat_map(|y| (0..256u32).map(move |x| (x, y)))
+            .filter(|&(x, y)| fires(7, 3, x, y, t))
+            .count();
+        let rate = fired as f64 / 65536.0;
+        assert!((rate - 0.5).abs() < 0.01, "rate {rate}");
+    }
+
+    #[test]
+    fn decisions_depend_on_every_input() {
+        let t = threshold(0.5);
+        let pattern = |seed, step| -> Vec<bool> {
+            (0..64u32).map(|i| fires(seed, step, i % 8, i / 8, t)).collect()
+        };
+        assert_ne!(pattern(1, 0), pattern(2, 0));
+        assert_ne!(pattern(1, 0), pattern(1, 1));
+        assert_eq!(pattern(1, 5), pattern(1, 5));
+    }
+
+    #[test]
+    fn thresholds_cover_the_extremes() {
+        assert_eq!(threshold(0.0), 0);
+        assert_eq!(threshold(1.0), 1 << 24);
+        assert!(!fires(1, 1, 1, 1, 0));
+        assert!(fires(1, 1, 1, 1, 1 << 24));
+    }
+}

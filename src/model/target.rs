@@ -1,0 +1,129 @@
+//! Target images: the RGBA pictures a growing model learns to become, and the loss against them.
+//!
+//! The Distill recipe: thumbnail the image to fit 40×40 (Lanczos), premultiply RGB by
+//! alpha, pad by 16 cells on every side (72×72 in all).
+
+use std::path::Path;
+
+use image::imageops::FilterType;
+
+use super::error::ModelError;
+use super::grid::Grid;
+
+/// Side of the thumbnail in the Distill recipe.
+pub const DEFAULT_TARGET_SIZE: u32 = 40;
+/// Padding around the thumbnail in the Distill recipe.
+pub const DEFAULT_TARGET_PADDING: u32 = 16;
+
+/// A premultiplied RGBA target (4 channels, values in [0, 1]).
+#[derive(Clone, Debug, PartialEq)]
+pub struct Target {
+    /// The padded picture as a 4-channel grid.
+    pub rgba: Grid,
+}
+
+impl Target {
+    /// Loads an image file and applies the recipe (`size`-pixel thumbnail, `padding` on each side).
+    pub fn load(path: impl AsRef<Path>, size: u32, padding: u32) -> Result<Self, ModelError> {
+        let path = path.as_ref();
+        let bytes = std::fs::read(path).map_err(|source| ModelError::Io { path: path.to_path_buf(), source })?;
+        Self::from_image_bytes(&bytes, size, padding).map_err(|m| ModelError::format(path, m))
+    }
+
+    /// The recipe applied to encoded image bytes (PNG).
+    pub fn from_image_bytes(bytes: &[u8], size: u32, padding: u32) -> Result<Self, String> {
+        let img = image::load_from_memory(bytes).map_err(|e| format!("not a readable image ({e})"))?;
+        Ok(Self::from_image(&img, size, padding))
+    }
+
+    /// The recipe applied to a decoded image.
+    pub fn from_image(img: &image::DynamicImage, size: u32, padding: u32) -> Self {
+        // Premultiply before resampling (as Pillow does for RGBA), so the colour of fully
+        // transparent pixels cannot bleed into the edges.
+        let mut rgba = img.to_rgba32f();
+        for px in rgba.pixels_mut() {
+            let a = px[3];
+            for c in 0..3 {
+                px[c] *= a;
+            }
+        }
+        let (w, h) = rgba.dimensions();
+        // Like PIL's thumbnail: fit inside size×size, keep the aspect ratio, never upscale.
+        let scale = (size as f64 / w.max(h) as f64).min(1.0);
+        let (tw, th) = (((w as f64 * scale).round() as u32).max(1), ((h as f64 * scale).round() as u32).max(1));
+        let thumb = image::imageops::resize(&rgba, tw, th, FilterType::Lanczos3);
+        let (gw, gh) = (tw + 2 * padding, th + 2 * padding);
+        let mut grid = Grid::new(gw as usize, gh as usize, 4);
+        for (x, y, px) in thumb.enumerate_pixels() {
+            let a = px[3].clamp(0.0, 1.0);
+            let cell = grid.cell_mut((x + padding) as usize, (y + padding) as usize);
+            for c in 0..3 {
+                cell[c] = px[c].clamp(0.0, a);
+            }
+            cell[3] = a;
+        }
+        Self { rgba: grid }
+    }
+
+    /// Width of the padded target.
+    pub fn width(&self) -> usize {
+        self.rgba.width
+    }
+
+    /// Height of the padded target.
+    pub fn height(&self) -> usize {
+        self.rgba.height
+    }
+
+    /// The target placed in the centre of a `width`×`height` field (for grids larger than it).
+    /// `None` if the target does not fit.
+    pub fn centered_in(&self, width: usize, height: usize) -> Option<Grid> {
+        if self.width() > width || self.height() > height {
+            return None;
+        }
+        let (ox, oy) = ((width - self.width()) / 2, (height - self.height()) / 2);
+        let mut out = Grid::new(width, height, 4);
+        for y in 0..self.height() {
+            for x in 0..self.width() {
+                out.cell_mut(x + ox, y + oy).copy_from_slice(self.rgba.cell(x, y));
+            }
+        }
+        Some(out)
+    }
+
+    /// Mean squared error over all cells and the four RGBA channels between `state` (any channel
+    /// count ≥ 4) and this target, centred on the state's grid. `None` if the sizes do not fit.
+    pub fn rgba_mse(&self, state: &Grid) -> Option<f64> {
+        let target = self.centered_in(state.width, state.height)?;
+        let sum: f64 = state
+            .data
+            .chunks_exact(state.channels)
+            .zip(target.data.chunks_exact(4))
+            .flat_map(|(s, t)| s[..4].iter().zip(t).map(|(&a, &b)| ((a - b) as f64).powi(2)))
+            .sum();
+        Some(sum / (state.cells() * 4) as f64)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn recipe_fits_pads_and_premultiplies() {
+        let img = image::DynamicImage::ImageRgba8(image::RgbaImage::from_pixel(128, 64, image::Rgba([255, 0, 0, 128])));
+        let t = Target::from_image(&img, 40, 16);
+        assert_eq!((t.width(), t.height()), (72, 52));
+        assert_eq!(t.rgba.cell(0, 0), &[0.0; 4]);
+        let c = t.rgba.cell(36, 26);
+        assert!((c[3] - 128.0 / 255.0).abs() < 1e-3 && (c[0] - c[3]).abs() < 1e-3, "{c:?}");
+    }
+
+    #[test]
+    fn mse_of_target_with_itself_is_zero() {
+        let img = image::DynamicImage::ImageRgba8(image::RgbaImage::from_pixel(8, 8, image::Rgba([10, 200, 30, 255])));
+        let t = Target::from_image(&img, 8, 2);
+        assert_eq!(t.rgba_mse(&t.rgba), Some(0.0));
+        assert!(t.rgba_mse(&Grid::new(4, 4, 16)).is_none());
+    }
+}

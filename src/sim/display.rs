@@ -1,0 +1,68 @@
+//! How a grid is drawn: a texture the GPU writes each frame, shown by a sprite.
+
+use bevy::asset::RenderAssetUsages;
+use bevy::image::ImageSampler;
+use bevy::prelude::*;
+use bevy::render::render_resource::{Extent3d, TextureDimension, TextureFormat, TextureUsages};
+
+use super::CaGrid;
+
+/// Light background (the Distill demo's white).
+pub const LIGHT_BACKGROUND: [f32; 3] = [1.0, 1.0, 1.0];
+/// Dark background, for installations in dim rooms.
+pub const DARK_BACKGROUND: [f32; 3] = [0.06, 0.06, 0.08];
+
+/// A grid's display texture and how to fill it.
+#[derive(Component, Clone, Debug)]
+pub struct GridDisplay {
+    /// The texture (nearest-neighbour sampled, written by the display shader).
+    pub image: Handle<Image>,
+    /// Background behind transparent cells.
+    pub background: [f32; 3],
+    /// Channel to show: 0–3 show RGB over the background, 4–15 a hidden channel.
+    pub view_channel: u32,
+}
+
+/// A texture the display shader can write and a sprite can sample, one texel per cell.
+pub fn display_image(width: u32, height: u32) -> Image {
+    let mut image = Image::new_fill(
+        Extent3d { width, height, depth_or_array_layers: 1 },
+        TextureDimension::D2,
+        &[255, 255, 255, 255],
+        TextureFormat::Rgba8Unorm,
+        RenderAssetUsages::RENDER_WORLD,
+    );
+    image.texture_descriptor.usage =
+        TextureUsages::STORAGE_BINDING | TextureUsages::TEXTURE_BINDING | TextureUsages::COPY_DST;
+    image.sampler = ImageSampler::nearest();
+    image
+}
+
+/// Gives every grid without a display a texture and a sprite; replaces the texture when the
+/// grid is resized.
+pub(crate) fn attach_displays(
+    mut commands: Commands,
+    mut images: ResMut<Assets<Image>>,
+    mut grids: Query<(Entity, &CaGrid, Option<&mut GridDisplay>, Option<&mut Sprite>)>,
+) {
+    for (entity, grid, display, sprite) in &mut grids {
+        match display {
+            None => {
+                let image = images.add(display_image(grid.width, grid.height));
+                commands.entity(entity).insert((
+                    GridDisplay { image: image.clone(), background: LIGHT_BACKGROUND, view_channel: 0 },
+                    Sprite::from_image(image),
+                ));
+            }
+            Some(mut display) => {
+                let size = images.get(&display.image).map(|i| (i.width(), i.height()));
+                if size != Some((grid.width, grid.height)) {
+                    display.image = images.add(display_image(grid.width, grid.height));
+                    if let Some(mut sprite) = sprite {
+                        sprite.image = display.image.clone();
+                    }
+                }
+            }
+        }
+    }
+}

@@ -1,0 +1,167 @@
+//! Grid entities and their per-frame plans.
+
+use std::sync::Arc;
+
+use bevy::prelude::*;
+
+use super::GpuStatus;
+use super::model_asset::NcaModel;
+use super::readback::{ReadbackRequest, next_readback_id};
+use crate::model::grid::Edit;
+use crate::model::perception::SobelPair;
+
+/// A cellular-automaton grid living on the GPU.
+///
+/// The state itself lives in render-world buffers; this component is the grid's settings and
+/// its step counter. Spawning one plants a seed in the centre.
+#[derive(Component, Clone, Debug)]
+#[require(GridEdits, GridFramePlan)]
+pub struct CaGrid {
+    /// Cells per row.
+    pub width: u32,
+    /// Rows.
+    pub height: u32,
+    /// The model that updates every cell.
+    pub model: Handle<NcaModel>,
+    /// Seed of the fire hash: with the same seed and edits, a rerun is identical.
+    pub seed: u32,
+    /// Steps run since the grid was created or reset.
+    pub step: u32,
+    /// When paused, only [`CaGrid::single_steps`] advance the grid.
+    pub paused: bool,
+    /// Steps run each frame while playing.
+    pub steps_per_frame: u32,
+    /// Extra steps to run next frame, even when paused ("single step").
+    pub single_steps: u32,
+    /// Rotation of the perception kernels, in degrees.
+    pub rotation_degrees: f32,
+}
+
+impl CaGrid {
+    /// A playing grid of `width`×`height` cells running `model`, one step per frame.
+    pub fn new(width: u32, height: u32, model: Handle<NcaModel>) -> Self {
+        Self {
+            width,
+            height,
+            model,
+            seed: 0,
+            step: 0,
+            paused: false,
+            steps_per_frame: 1,
+            single_steps: 0,
+            rotation_degrees: 0.0,
+        }
+    }
+
+    /// The centre cell, where the default seed goes.
+    pub fn center(&self) -> (u32, u32) {
+        (self.width / 2, self.height / 2)
+    }
+
+    /// The kernels for the current rotation.
+    pub fn sobel(&self) -> SobelPair {
+        SobelPair::rotated_degrees(self.rotation_degrees)
+    }
+}
+
+/// Commands waiting for the next frame. Applied on the GPU, in order, before that frame's steps.
+#[derive(Component, Clone, Debug, Default)]
+pub struct GridEdits {
+    /// Edits in arrival order.
+    pub queue: Vec<Edit>,
+}
+
+impl GridEdits {
+    /// Queues one edit.
+    pub fn push(&mut self, edit: Edit) {
+        self.queue.push(edit);
+    }
+}
+
+/// A whole-state upload, for tests and tools only (never per frame): replaces the grid's state.
+/// `data` is `[height, width, channels]`. Edits queued before the upload is taken (including
+/// the seed planted at spawn) are dropped, since the upload overwrites what they would change.
+#[derive(Component, Clone, Debug)]
+pub struct GridStateUpload {
+    /// The new state.
+    pub data: Arc<Vec<f32>>,
+    /// The step counter to continue from.
+    pub step: u32,
+}
+
+/// What the render world does for a grid this frame, in order: upload, edits, steps, readback.
+#[derive(Component, Clone, Debug, Default)]
+pub struct GridFramePlan {
+    /// A state upload, if one was requested.
+    pub upload: Option<Arc<Vec<f32>>>,
+    /// Edits to apply before stepping.
+    pub edits: Vec<Edit>,
+    /// Number of the first step run this frame.
+    pub first_step: u32,
+    /// Steps to run this frame.
+    pub steps: u32,
+    /// Read the state back after this frame's work, tagged with this id.
+    pub readback: Option<u64>,
+}
+
+impl GridFramePlan {
+    /// Whether the frame changes or reads the grid at all.
+    pub fn has_work(&self) -> bool {
+        self.upload.is_some() || !self.edits.is_empty() || self.steps > 0 || self.readback.is_some()
+    }
+}
+
+/// Builds each grid's plan for this frame from its settings and queued work.
+///
+/// Nothing is taken from the queues until the GPU is ready and the model is loaded, so no edit
+/// or step is ever dropped or counted without running.
+#[allow(clippy::type_complexity)]
+pub(crate) fn plan_frames(
+    mut commands: Commands,
+    status: Res<GpuStatus>,
+    models: Res<Assets<NcaModel>>,
+    mut grids: Query<(
+        Entity,
+        Mut<CaGrid>,
+        &mut GridEdits,
+        &mut GridFramePlan,
+        Option<&GridStateUpload>,
+        Option<&ReadbackRequest>,
+    )>,
+) {
+    for (entity, mut grid, mut edits, mut plan, upload, readback) in &mut grids {
+        if grid.is_added() {
+            let (x, y) = grid.center();
+            edits.queue.insert(0, Edit::PlantSeed { x, y });
+        }
+        *plan = GridFramePlan { first_step: grid.step, ..default() };
+        if !status.is_ready() || !models.contains(&grid.model) {
+            continue;
+        }
+        if let Some(upload) = upload {
+            let expected = (grid.width * grid.height) as usize * model_channels(&models, &grid.model);
+            if upload.data.len() == expected {
+                plan.upload = Some(upload.data.clone());
+                grid.step = upload.step;
+                plan.first_step = upload.step;
+                edits.queue.clear();
+            } else {
+                error!("state upload of {} values ignored: grid needs {expected}", upload.data.len());
+            }
+            commands.entity(entity).remove::<GridStateUpload>();
+        }
+        plan.edits = std::mem::take(&mut edits.queue);
+        let steps = if grid.paused { 0 } else { grid.steps_per_frame } + grid.single_steps;
+        grid.single_steps = 0;
+        plan.steps = steps;
+        grid.step = grid.step.wrapping_add(steps);
+        if let Some(request) = readback {
+            plan.readback = Some(request.id.unwrap_or_else(next_readback_id));
+            commands.entity(entity).remove::<ReadbackRequest>();
+        }
+    }
+}
+
+fn model_channels(models: &Assets<NcaModel>, handle: &Handle<NcaModel>) -> usize {
+    models.get(handle).map_or(0, |m| m.weights.channels())
+}

@@ -1,0 +1,111 @@
+//! Broken weights files give a one-line error naming the file and the problem, through the
+//! library and through the CLI (non-zero exit, no panic).
+
+use std::collections::HashMap;
+use std::path::{Path, PathBuf};
+use std::process::Command;
+
+use nca_sandbox::model::spec::GrowingSpec;
+use nca_sandbox::model::weights::f32_to_le_bytes;
+use nca_sandbox::model::{GrowingWeights, NcaWeights};
+use safetensors::tensor::TensorView;
+
+fn good() -> NcaWeights {
+    let mut w = GrowingWeights::zeros(GrowingSpec::default());
+    w.b1.iter_mut().enumerate().for_each(|(i, v)| *v = i as f32 * 0.01);
+    NcaWeights::Growing(w)
+}
+
+/// A safetensors file with arbitrary tensors and metadata.
+fn custom(tensors: &[(&str, Vec<usize>, Vec<f32>)], meta: &[(&str, &str)]) -> Vec<u8> {
+    let bytes: Vec<Vec<u8>> = tensors.iter().map(|(_, _, d)| f32_to_le_bytes(d)).collect();
+    let views: Vec<(&str, TensorView<'_>)> = tensors
+        .iter()
+        .zip(&bytes)
+        .map(|((n, s, _), b)| (*n, TensorView::new(safetensors::Dtype::F32, s.clone(), b).unwrap()))
+        .collect();
+    let meta: HashMap<String, String> = meta.iter().map(|(k, v)| (k.to_string(), v.to_string())).collect();
+    safetensors::serialize(views, Some(meta)).unwrap()
+}
+
+fn growing_tensors() -> Vec<(&'static str, Vec<usize>, Vec<f32>)> {
+    vec![
+        ("w1", vec![48, 128], vec![0.0; 48 * 128]),
+        ("b1", vec![128], vec![0.0; 128]),
+        ("w2", vec![128, 16], vec![0.0; 128 * 16]),
+        ("b2", vec![16], vec![0.0; 16]),
+    ]
+}
+
+struct Case {
+    name: &'static str,
+    bytes: Vec<u8>,
+    /// Words the error must contain.
+    expect: &'static str,
+}
+
+fn cases() -> Vec<Case> {
+    let ok = good().to_safetensors();
+    let mut wrong_shape = growing_tensors();
+    wrong_shape[0] = ("w1", vec![48, 64], vec![0.0; 48 * 64]);
+    let mut nan = growing_tensors();
+    nan[2].2[37] = f32::NAN;
+    let mut missing = growing_tensors();
+    missing.pop();
+    vec![
+        Case { name: "truncated", bytes: ok[..ok.len() / 2].to_vec(), expect: "not a valid safetensors" },
+        Case { name: "empty", bytes: Vec::new(), expect: "not a model file" },
+        Case { name: "wrong-shape", bytes: custom(&wrong_shape, &[("nca.kind", "growing")]), expect: "tensor 'w1' has shape [48, 64], expected [48, 128]" },
+        Case { name: "nan", bytes: custom(&nan, &[("nca.kind", "growing")]), expect: "tensor 'w2' holds NaN at index 37" },
+        Case { name: "wrong-kind", bytes: custom(&growing_tensors(), &[("nca.kind", "mnist-classifier")]), expect: "unknown model kind 'mnist-classifier'" },
+        Case { name: "no-kind", bytes: custom(&growing_tensors(), &[]), expect: "no 'nca.kind'" },
+        Case { name: "missing-tensor", bytes: custom(&missing, &[("nca.kind", "growing")]), expect: "missing tensor 'b2'" },
+        Case { name: "wrong-channels", bytes: custom(&growing_tensors(), &[("nca.kind", "growing"), ("nca.channels", "20")]), expect: "nca.channels is '20'" },
+        Case { name: "not-json", bytes: b"{ this is not json".to_vec(), expect: "not JSON" },
+    ]
+}
+
+fn write(dir: &Path, case: &Case) -> PathBuf {
+    let path = dir.join(format!("{}.safetensors", case.name));
+    std::fs::write(&path, &case.bytes).unwrap();
+    path
+}
+
+#[test]
+fn library_errors_name_the_file_and_the_problem() {
+    let dir = tempfile::tempdir().unwrap();
+    for case in cases() {
+        let path = write(dir.path(), &case);
+        let err = nca_sandbox::model::import::load_model_file(&path).expect_err(case.name).to_string();
+        assert!(err.contains(path.to_str().unwrap()), "{}: error does not name the file: {err}", case.name);
+        assert!(err.contains(case.expect), "{}: expected '{}' in: {err}", case.name, case.expect);
+        assert_eq!(err.lines().count(), 1, "{}: not one line: {err}", case.name);
+    }
+}
+
+#[test]
+fn cli_reports_bad_models_with_one_line_and_failure() {
+    let dir = tempfile::tempdir().unwrap();
+    for case in cases() {
+        let path = write(dir.path(), &case);
+        for args in [
+            vec!["info", path.to_str().unwrap()],
+            vec!["step", "--model", path.to_str().unwrap(), "--steps", "1", "--out", "/dev/null"],
+        ] {
+            let out = Command::new(env!("CARGO_BIN_EXE_nca")).args(&args).output().unwrap();
+            let stderr = String::from_utf8_lossy(&out.stderr);
+            assert!(!out.status.success(), "{}: {args:?} succeeded", case.name);
+            assert_ne!(out.status.code(), Some(101), "{}: panicked: {stderr}", case.name);
+            assert_eq!(stderr.trim().lines().count(), 1, "{}: {stderr}", case.name);
+            assert!(stderr.contains(case.expect) && stderr.contains(case.name), "{}: {stderr}", case.name);
+        }
+    }
+}
+
+#[test]
+fn missing_file_is_a_clear_error() {
+    let out = Command::new(env!("CARGO_BIN_EXE_nca")).args(["info", "/no/such/model.safetensors"]).output().unwrap();
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(!out.status.success());
+    assert!(stderr.contains("/no/such/model.safetensors") && stderr.contains("cannot read"), "{stderr}");
+}

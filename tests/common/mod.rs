@@ -1,0 +1,63 @@
+//! Helpers shared by the integration tests.
+#![allow(dead_code)]
+
+use std::path::PathBuf;
+
+use nca_sandbox::model::{NcaWeights, import};
+
+/// `../shared/reference`, from `NCA_REFERENCE_DIR`. Missing reference data is a failure, never a
+/// skip: these tests are how we know the engine matches the published models.
+pub fn reference_dir() -> PathBuf {
+    let dir = std::env::var_os("NCA_REFERENCE_DIR").map(PathBuf::from).unwrap_or_else(|| {
+        panic!("NCA_REFERENCE_DIR is not set: point it at the shared reference folder (.ci/run sets ../shared/reference)")
+    });
+    assert!(dir.join("SOURCES.md").is_file(), "NCA_REFERENCE_DIR={} does not hold the reference material", dir.display());
+    dir
+}
+
+/// A reference file by its path inside the reference folder.
+pub fn reference(path: &str) -> PathBuf {
+    let p = reference_dir().join(path);
+    assert!(p.is_file(), "reference file {} is missing", p.display());
+    p
+}
+
+/// The Distill regenerating lizard (WebGL uint8), imported.
+pub fn lizard() -> NcaWeights {
+    import::load_model_file(reference("weights/growing_ca_webgl8/ex3_1f98e.json")).expect("lizard imports")
+}
+
+/// Max and mean absolute difference of two equally long slices.
+pub fn diff(a: &[f32], b: &[f32]) -> (f32, f32) {
+    assert_eq!(a.len(), b.len());
+    let mut max = 0.0f32;
+    let mut sum = 0.0f64;
+    for (x, y) in a.iter().zip(b) {
+        let d = (x - y).abs();
+        max = max.max(d);
+        sum += d as f64;
+    }
+    (max, (sum / a.len() as f64) as f32)
+}
+
+/// Seeds used for the "grows into its target" checks.
+pub const LIZARD_SEEDS: std::ops::Range<u32> = 0..16;
+
+/// The published lizard's acceptance check, given a way to grow it 200 steps with a seed.
+///
+/// At step 200 the lizard is still finishing its tail, so the loss depends on the fire pattern
+/// (over seeds 0..24 it spans 1.5e-4 to 1.0e-3, median 2.3e-4; it falls to ≈1.2e-4 by step
+/// 1000, the published figure). Requiring one lucky seed would be cherry-picking, so the
+/// typical run must match (median ≤ 5e-4) and none may fail to become a lizard (≤ 2e-3).
+pub fn assert_lizard_matches_target(backend: &str, mut grow_200: impl FnMut(u32) -> nca_sandbox::model::Grid) {
+    let target = nca_sandbox::model::target::Target::load(reference("emoji_noto_2019/emoji_u1f98e.png"), 40, 16).unwrap();
+    let mut losses: Vec<(f64, u32)> = LIZARD_SEEDS.map(|seed| (target.rgba_mse(&grow_200(seed)).unwrap(), seed)).collect();
+    losses.sort_by(|a, b| a.0.total_cmp(&b.0));
+    let n = losses.len();
+    let median = (losses[n / 2 - 1].0 + losses[n / 2].0) / 2.0;
+    let report: Vec<String> = losses.iter().map(|(l, s)| format!("{s}:{l:.2e}")).collect();
+    eprintln!("{backend} lizard RGBA MSE @200 by seed: {}; median {median:.2e}", report.join(" "));
+    assert!(median <= 5e-4, "{backend}: median RGBA MSE after 200 steps {median:e} > 5e-4 ({report:?})");
+    let worst = losses[n - 1];
+    assert!(worst.0 <= 2e-3, "{backend}: seed {} grew no lizard (MSE {:e})", worst.1, worst.0);
+}

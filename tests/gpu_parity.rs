@@ -1,0 +1,118 @@
+//! The WGSL step (run by Bevy's renderer; lavapipe in CI) against the CPU reference.
+//!
+//! One Bevy app serves every check (building a renderer per test would multiply the shader
+//! compile time), so the checks run in sequence inside one test.
+
+mod common;
+
+use common::{diff, lizard};
+use nca_sandbox::app::headless::HeadlessGpu;
+use nca_sandbox::cli::bench::{alive_grid, bench_weights};
+use nca_sandbox::model::grid::Edit;
+use nca_sandbox::model::perception::SobelPair;
+use nca_sandbox::model::{Grid, NcaWeights, cpu};
+
+fn cpu_run(weights: &NcaWeights, grid: &Grid, seed: u32, first: u32, steps: u32, degrees: f32) -> Grid {
+    let NcaWeights::Growing(w) = weights;
+    let mut g = grid.clone();
+    cpu::run(w, &mut g, seed, first, steps, &SobelPair::rotated_degrees(degrees));
+    g
+}
+
+fn one_step_from_the_same_state(gpu: &mut HeadlessGpu) {
+    let liz = lizard();
+    // A realistic mid-growth state and a fully alive random one (every cell runs the network).
+    let grown = cpu_run(&liz, &Grid::seeded(72, 72, 16), 5, 0, 60, 0.0);
+    for (name, weights, state) in [("lizard@60", liz.clone(), grown), ("random-alive", bench_weights(), alive_grid(40))] {
+        let expected = cpu_run(&weights, &state, 11, 60, 1, 0.0);
+        let got = gpu.simulate(&weights, &state, 11, 60, 1, 0.0).unwrap();
+        let (max, _) = diff(&got.data, &expected.data);
+        assert!(max <= 1e-5, "{name}: one GPU step differs from the CPU by {max:e}");
+        assert_ne!(expected.data, state.data, "{name}: the step changed nothing, the check would be vacuous");
+    }
+}
+
+fn hundred_steps_from_the_seed(gpu: &mut HeadlessGpu) {
+    let liz = lizard();
+    let seed_grid = Grid::seeded(64, 64, 16);
+    for degrees in [0.0, 45.0] {
+        let expected = cpu_run(&liz, &seed_grid, 3, 0, 100, degrees);
+        let got = gpu.simulate(&liz, &seed_grid, 3, 0, 100, degrees).unwrap();
+        let (max, mean) = diff(&got.data, &expected.data);
+        assert!(mean <= 1e-3, "rotation {degrees}: mean abs diff after 100 steps {mean:e} (max {max:e})");
+        assert_eq!(got.alive_mask(), expected.alive_mask(), "rotation {degrees}: alive masks differ after 100 steps");
+        let alive = expected.alive_mask().iter().filter(|&&a| a).count();
+        assert!(alive > 300, "rotation {degrees}: only {alive} cells alive, the lizard did not grow");
+    }
+}
+
+fn rotation_zero_is_no_rotation(gpu: &mut HeadlessGpu) {
+    let liz = lizard();
+    let start = Grid::seeded(48, 48, 16);
+    let plain = gpu.simulate(&liz, &start, 9, 0, 40, 0.0).unwrap();
+    let zero = gpu.simulate(&liz, &start, 9, 0, 40, -0.0).unwrap();
+    let full_turn = gpu.simulate(&liz, &start, 9, 0, 40, 360.0).unwrap();
+    let quarter = gpu.simulate(&liz, &start, 9, 0, 40, 90.0).unwrap();
+    assert_eq!(plain.data, zero.data, "rotation by 0 must equal no rotation exactly");
+    let (max, _) = diff(&plain.data, &full_turn.data);
+    assert!(max < 1e-3, "a full turn should be (nearly) no rotation: {max:e}");
+    assert_ne!(plain.data, quarter.data, "a quarter turn must change the trajectory");
+}
+
+fn same_seed_same_trajectory(gpu: &mut HeadlessGpu) {
+    let liz = lizard();
+    let start = Grid::seeded(48, 48, 16);
+    let a = gpu.simulate(&liz, &start, 21, 0, 30, 0.0).unwrap();
+    let b = gpu.simulate(&liz, &start, 21, 0, 30, 0.0).unwrap();
+    let c = gpu.simulate(&liz, &start, 22, 0, 30, 0.0).unwrap();
+    assert_eq!(a.data, b.data, "same seed and inputs must give the same trajectory");
+    assert_ne!(a.data, c.data, "another seed must give another trajectory");
+}
+
+fn edits_match_the_reference(gpu: &mut HeadlessGpu) {
+    let liz = lizard();
+    let mut expected = cpu_run(&liz, &Grid::seeded(72, 72, 16), 2, 0, 80, 0.0);
+    let model = gpu.add_model(liz.clone());
+    let entity = gpu.spawn_grid(model, 72, 72, 2);
+    gpu.upload(entity, &expected, 80);
+    let edits = [
+        Edit::EraseDisc { center: [40.3, 33.0], radius: 7.5 },
+        Edit::PlantSeed { x: 10, y: 60 },
+        Edit::EraseDisc { center: [0.0, 0.0], radius: 3.0 },
+    ];
+    for edit in &edits {
+        gpu.edit(entity, *edit);
+        expected.apply(edit);
+    }
+    let got = gpu.read(entity).unwrap();
+    assert_eq!(got.step, 80);
+    assert_eq!(got.grid.data, expected.data, "GPU edits differ from Grid::apply");
+    gpu.edit(entity, Edit::Clear);
+    let cleared = gpu.read(entity).unwrap();
+    assert!(cleared.grid.data.iter().all(|&v| v == 0.0));
+    gpu.app_mut().world_mut().despawn(entity);
+}
+
+fn lizard_grows_into_its_target(gpu: &mut HeadlessGpu) {
+    let liz = lizard();
+    let seeded = Grid::seeded(72, 72, 16);
+    common::assert_lizard_matches_target("gpu", |seed| gpu.simulate(&liz, &seeded, seed, 0, 200, 0.0).unwrap());
+}
+
+#[test]
+fn gpu_step_matches_cpu_reference() {
+    let mut gpu = HeadlessGpu::new().unwrap_or_else(|e| panic!("GPU unavailable: {e}"));
+    eprintln!("adapter: {}", gpu.adapter);
+    let checks: [(&str, fn(&mut HeadlessGpu)); 6] = [
+        ("one step from the same state", one_step_from_the_same_state),
+        ("100 steps from the seed", hundred_steps_from_the_seed),
+        ("rotation 0 is no rotation", rotation_zero_is_no_rotation),
+        ("same seed, same trajectory", same_seed_same_trajectory),
+        ("edits match the reference", edits_match_the_reference),
+        ("lizard grows into its target", lizard_grows_into_its_target),
+    ];
+    for (name, check) in checks {
+        eprintln!("check: {name}");
+        check(&mut gpu);
+    }
+}
