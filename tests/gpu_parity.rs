@@ -99,11 +99,38 @@ fn lizard_grows_into_its_target(gpu: &mut HeadlessGpu) {
     common::assert_lizard_matches_target("gpu", |seed| gpu.simulate(&liz, &seeded, seed, 0, 200, 0.0).unwrap());
 }
 
+fn weights_swap_under_a_running_grid(gpu: &mut HeadlessGpu) {
+    use nca_sandbox::model::GrowingWeights;
+    use nca_sandbox::sim::NcaModel;
+    let liz = lizard();
+    let model = gpu.add_model(liz.clone());
+    let entity = gpu.spawn_grid(model.clone(), 64, 64, 8);
+    gpu.run(entity, 50, 10);
+    let before = gpu.read(entity).unwrap();
+    // Swap in weights whose update is zero: the state must stay exactly as it was, so the
+    // swap neither reset the grid nor left the old weights in use.
+    let still = NcaWeights::Growing(GrowingWeights::zeros(Default::default()));
+    gpu.app_mut().world_mut().resource_mut::<bevy::asset::Assets<NcaModel>>().insert(&model, NcaModel::new(still)).unwrap();
+    gpu.run(entity, 20, 10);
+    let after = gpu.read(entity).unwrap();
+    assert_eq!(after.step, before.step + 20);
+    assert_eq!(after.grid.data, before.grid.data, "after the swap to zero weights the state must not change");
+    // And back: the lizard's weights move it again, continuing from the same state.
+    gpu.app_mut().world_mut().resource_mut::<bevy::asset::Assets<NcaModel>>().insert(&model, NcaModel::new(liz.clone())).unwrap();
+    gpu.run(entity, 5, 5);
+    let moved = gpu.read(entity).unwrap();
+    let expected = cpu_run(&liz, &after.grid, 8, after.step, 5, 0.0);
+    let (max, _) = diff(&moved.grid.data, &expected.data);
+    assert!(max <= 1e-4, "after swapping back the grid must follow the lizard from its state: {max:e}");
+    gpu.app_mut().world_mut().despawn(entity);
+}
+
 #[test]
 fn gpu_step_matches_cpu_reference() {
     let mut gpu = HeadlessGpu::new().unwrap_or_else(|e| panic!("GPU unavailable: {e}"));
     eprintln!("adapter: {}", gpu.adapter);
-    let checks: [(&str, fn(&mut HeadlessGpu)); 6] = [
+    let checks: [(&str, fn(&mut HeadlessGpu)); 7] = [
+        ("weights swap under a running grid", weights_swap_under_a_running_grid),
         ("one step from the same state", one_step_from_the_same_state),
         ("100 steps from the seed", hundred_steps_from_the_seed),
         ("rotation 0 is no rotation", rotation_zero_is_no_rotation),

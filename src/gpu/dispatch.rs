@@ -45,7 +45,7 @@ pub(crate) fn dispatch_grids(
                 pass.dispatch_workgroups(groups.0, groups.1, 1);
             }
             if work.display
-                && let Some((display_group, _)) = &grid.display_bind_group
+                && let Some((display_group, _, _)) = &grid.display_bind_group
             {
                 pass.set_pipeline(display);
                 pass.set_bind_group(0, bind_group, &[0]);

@@ -6,7 +6,7 @@ use bevy::prelude::*;
 use bevy::render::render_asset::RenderAssets;
 use bevy::render::render_resource::{
     BindGroup, BindGroupEntries, Buffer, BufferBinding, BufferDescriptor, BufferId, BufferUsages,
-    PipelineCache, TextureViewId,
+    PipelineCache, TextureFormat, TextureId, TextureView, TextureViewDescriptor,
 };
 use bevy::render::renderer::{RenderDevice, RenderQueue};
 use bevy::render::texture::GpuImage;
@@ -57,8 +57,8 @@ pub struct CachedGrid {
     pub edits_capacity: u32,
     /// Group 0 and the buffers it was built from.
     pub bind_group: Option<(BindGroup, [BufferId; 6])>,
-    /// Group 1 of the display pass and the texture view it was built from.
-    pub display_bind_group: Option<(BindGroup, TextureViewId)>,
+    /// Group 1 of the display pass, its storage view, and the texture they were built for.
+    pub display_bind_group: Option<(BindGroup, TextureView, TextureId)>,
     /// This frame's work.
     pub work: FrameWork,
 }
@@ -216,15 +216,22 @@ pub(crate) fn prepare_grids(
             && image.texture_descriptor.size.width == grid.width
             && image.texture_descriptor.size.height == grid.height
         {
-            let view_id = image.texture_view.id();
-            if c.display_bind_group.as_ref().is_none_or(|(_, k)| *k != view_id) {
+            let texture_id = image.texture.id();
+            if c.display_bind_group.as_ref().is_none_or(|(_, _, k)| *k != texture_id) {
+                // Sprites sample the sRGB view; the shader writes the same bytes through a
+                // plain unorm view (storage textures cannot be sRGB).
+                let storage_view = image.texture.create_view(&TextureViewDescriptor {
+                    label: Some("nca_display_storage_view"),
+                    format: Some(TextureFormat::Rgba8Unorm),
+                    ..default()
+                });
                 let layout = cache.get_bind_group_layout(&pipelines.display_layout);
                 let group = device.create_bind_group(
                     "nca_display_bind_group",
                     &layout,
-                    &BindGroupEntries::single(&image.texture_view),
+                    &BindGroupEntries::single(&storage_view),
                 );
-                c.display_bind_group = Some((group, view_id));
+                c.display_bind_group = Some((group, storage_view, texture_id));
             }
             display = true;
         }

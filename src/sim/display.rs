@@ -3,7 +3,7 @@
 use bevy::asset::RenderAssetUsages;
 use bevy::image::ImageSampler;
 use bevy::prelude::*;
-use bevy::render::render_resource::{Extent3d, TextureDimension, TextureFormat, TextureUsages};
+use bevy::render::render_resource::{Extent3d, TextureDimension, TextureFormat, TextureUsages, TextureViewDescriptor};
 
 use super::CaGrid;
 
@@ -24,6 +24,10 @@ pub struct GridDisplay {
 }
 
 /// A texture the display shader can write and a sprite can sample, one texel per cell.
+///
+/// Cell colours are sRGB-encoded (like the emoji they learned), but storage textures cannot be
+/// sRGB. So the texture is plain `Rgba8Unorm` for the shader's writes, and the view sprites
+/// sample is `Rgba8UnormSrgb`, which decodes the same bytes as sRGB.
 pub fn display_image(width: u32, height: u32) -> Image {
     let mut image = Image::new_fill(
         Extent3d { width, height, depth_or_array_layers: 1 },
@@ -34,6 +38,13 @@ pub fn display_image(width: u32, height: u32) -> Image {
     );
     image.texture_descriptor.usage =
         TextureUsages::STORAGE_BINDING | TextureUsages::TEXTURE_BINDING | TextureUsages::COPY_DST;
+    image.texture_descriptor.view_formats = &[TextureFormat::Rgba8UnormSrgb];
+    image.texture_view_descriptor =
+        Some(TextureViewDescriptor {
+            format: Some(TextureFormat::Rgba8UnormSrgb),
+            usage: Some(TextureUsages::TEXTURE_BINDING),
+            ..default()
+        });
     image.sampler = ImageSampler::nearest();
     image
 }

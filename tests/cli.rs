@@ -1,0 +1,71 @@
+//! The headless tools and the window, end to end through the `nca` binary.
+
+mod common;
+
+use std::process::Command;
+
+use common::{diff, reference};
+use nca_sandbox::model::snapshot::load_state;
+
+fn nca(args: &[&str]) -> std::process::Output {
+    let out = Command::new(env!("CARGO_BIN_EXE_nca")).args(args).output().unwrap();
+    assert!(
+        out.status.success(),
+        "nca {args:?} failed:\n{}\n{}",
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    );
+    out
+}
+
+#[test]
+fn step_dumps_the_same_state_on_both_backends() {
+    let dir = tempfile::tempdir().unwrap();
+    let model = reference("weights/growing_ca_webgl8/ex3_1f98e.json");
+    let mut states = Vec::new();
+    for backend in ["cpu", "gpu"] {
+        let out = dir.path().join(format!("{backend}.safetensors"));
+        nca(&["step", "--model", model.to_str().unwrap(), "--steps", "60", "--seed", "4", "--size", "64", "--backend", backend, "--out", out.to_str().unwrap()]);
+        states.push(load_state(&out).unwrap());
+    }
+    assert_eq!((states[0].width, states[0].height, states[0].channels), (64, 64, 16));
+    let (max, mean) = diff(&states[0].data, &states[1].data);
+    assert!(mean <= 1e-4 && max <= 1e-2, "cpu and gpu dumps differ: max {max:e}, mean {mean:e}");
+    assert_eq!(states[0].alive_mask(), states[1].alive_mask());
+    assert!(states[0].alive_mask().iter().filter(|&&a| a).count() > 200, "the lizard should have grown");
+}
+
+#[test]
+fn render_writes_the_grown_picture() {
+    let dir = tempfile::tempdir().unwrap();
+    let out = dir.path().join("frame.png");
+    let model = reference("weights/growing_ca_webgl8/ex3_1f98e.json");
+    nca(&["render", "--model", model.to_str().unwrap(), "--steps", "150", "--scale", "2", "--out", out.to_str().unwrap()]);
+    let img = image::open(&out).unwrap().to_rgb8();
+    assert_eq!(img.dimensions(), (144, 144));
+    assert!(count_lizard_green(&img) > 500, "too little lizard in the picture");
+}
+
+/// Pixels clearly green (the lizard's body), as opposed to the white background.
+fn count_lizard_green(img: &image::RgbImage) -> usize {
+    img.pixels().filter(|p| p[1] > 120 && (p[1] as i32 - p[0] as i32) > 40 && (p[1] as i32 - p[2] as i32) > 40).count()
+}
+
+/// The real windowed app under Xvfb: it starts, grows the model, and saves a screenshot.
+#[test]
+fn window_grows_the_model_and_takes_a_screenshot() {
+    let xvfb = Command::new("xvfb-run").arg("--help").output();
+    assert!(xvfb.is_ok(), "xvfb-run is missing: `apt-get install -y xvfb` (.ci/run installs it)");
+    let dir = tempfile::tempdir().unwrap();
+    let shot = dir.path().join("shot.png");
+    let model = reference("weights/growing_ca_webgl8/ex3_1f98e.json");
+    let out = Command::new("xvfb-run")
+        .args(["-a", "-s", "-screen 0 1024x768x24", env!("CARGO_BIN_EXE_nca"), "run", "--model", model.to_str().unwrap()])
+        .args(["--size", "96", "--steps-per-frame", "2", "--frames", "160", "--screenshot", shot.to_str().unwrap()])
+        .output()
+        .unwrap();
+    assert!(out.status.success(), "window app failed: {}", String::from_utf8_lossy(&out.stderr));
+    let img = image::open(&shot).unwrap().to_rgb8();
+    let green = count_lizard_green(&img);
+    assert!(green > 5_000, "screenshot holds {green} lizard-green pixels; no grown organism");
+}
