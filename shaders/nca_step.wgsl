@@ -3,19 +3,27 @@
 //   mask:   scratch -> state  (x' where alive before and after, else zero).
 // Splitting the step lets `mask` read every neighbour's updated alpha, and leaves the
 // current state in `state` after every step.
-#import nca::types::{StepParams, CHANNELS, HIDDEN, PERCEPTION, ALPHA, ALIVE_THRESHOLD, W1, B1, W2, B2, fires}
+//
+// State and weights are read as vec4 (a cell is 4 vec4: RGBA, then 3 × 4 hidden channels),
+// four hidden units are computed at once, and every component still sums its terms in the
+// CPU reference's order (neighbours row-major, inputs ascending, hidden units ascending),
+// so the two agree to rounding.
+#import nca::types::{StepParams, ALIVE_THRESHOLD, W1, B1, W2, B2, fires}
+
+const CELL_VEC4S: u32 = 4u;       // 16 channels
+const HIDDEN_VEC4S: u32 = 32u;     // 128 hidden units
 
 @group(0) @binding(0) var<uniform> params: StepParams;
-@group(0) @binding(1) var<storage, read_write> state: array<f32>;
-@group(0) @binding(2) var<storage, read_write> scratch: array<f32>;
-@group(0) @binding(3) var<storage, read> weights: array<f32>;
+@group(0) @binding(1) var<storage, read_write> state: array<vec4<f32>>;
+@group(0) @binding(2) var<storage, read_write> scratch: array<vec4<f32>>;
+@group(0) @binding(3) var<storage, read> weights: array<vec4<f32>>;
 @group(0) @binding(4) var<storage, read_write> pre_alive: array<u32>;
 
 fn alpha_at(x: i32, y: i32) -> f32 {
     if x < 0 || y < 0 || x >= i32(params.width) || y >= i32(params.height) {
         return 0.0;
     }
-    return state[(u32(y) * params.width + u32(x)) * CHANNELS + ALPHA];
+    return state[(u32(y) * params.width + u32(x)) * CELL_VEC4S].w;
 }
 
 @compute @workgroup_size(8, 8, 1)
@@ -25,7 +33,7 @@ fn update(@builtin(global_invocation_id) id: vec3<u32>) {
     }
     let x = i32(id.x);
     let y = i32(id.y);
-    let base = (id.y * params.width + id.x) * CHANNELS;
+    let base = (id.y * params.width + id.x) * CELL_VEC4S;
 
     // Alive before the update (3×3), and whether any cell within two could be: only then can
     // this cell's update reach a cell that survives the mask.
@@ -44,16 +52,26 @@ fn update(@builtin(global_invocation_id) id: vec3<u32>) {
     pre_alive[id.y * params.width + id.x] = select(0u, 1u, pre);
 
     if !needed || !fires(params.seed, params.step, id.x, id.y, params.fire_threshold) {
-        for (var c = 0u; c < CHANNELS; c++) {
+        for (var c = 0u; c < CELL_VEC4S; c++) {
             scratch[base + c] = state[base + c];
         }
         return;
     }
 
-    var p: array<f32, PERCEPTION>;
-    for (var c = 0u; c < CHANNELS; c++) {
-        p[c] = state[base + c];
-    }
+    // Perception in named registers (private arrays indexed in loops end up in memory on some
+    // drivers): s* identity, gx* Sobel-x, gy* Sobel-y, four channels each.
+    let s0 = state[base];
+    let s1 = state[base + 1u];
+    let s2 = state[base + 2u];
+    let s3 = state[base + 3u];
+    var gx0 = vec4<f32>(0.0);
+    var gx1 = vec4<f32>(0.0);
+    var gx2 = vec4<f32>(0.0);
+    var gx3 = vec4<f32>(0.0);
+    var gy0 = vec4<f32>(0.0);
+    var gy1 = vec4<f32>(0.0);
+    var gy2 = vec4<f32>(0.0);
+    var gy3 = vec4<f32>(0.0);
     for (var r = 0; r < 3; r++) {
         let yy = y + r - 1;
         if yy < 0 || yy >= i32(params.height) {
@@ -66,33 +84,84 @@ fn update(@builtin(global_invocation_id) id: vec3<u32>) {
             }
             let kx = params.sobel_x[r][col];
             let ky = params.sobel_y[r][col];
-            let nb = (u32(yy) * params.width + u32(xx)) * CHANNELS;
-            for (var c = 0u; c < CHANNELS; c++) {
-                let v = state[nb + c];
-                p[CHANNELS + c] += kx * v;
-                p[2u * CHANNELS + c] += ky * v;
-            }
+            let nb = (u32(yy) * params.width + u32(xx)) * CELL_VEC4S;
+            let v0 = state[nb];
+            let v1 = state[nb + 1u];
+            let v2 = state[nb + 2u];
+            let v3 = state[nb + 3u];
+            gx0 += kx * v0;
+            gx1 += kx * v1;
+            gx2 += kx * v2;
+            gx3 += kx * v3;
+            gy0 += ky * v0;
+            gy1 += ky * v1;
+            gy2 += ky * v2;
+            gy3 += ky * v3;
         }
     }
 
-    var delta: array<f32, CHANNELS>;
-    for (var k = 0u; k < CHANNELS; k++) {
-        delta[k] = weights[B2 + k];
-    }
-    for (var j = 0u; j < HIDDEN; j++) {
-        var h = weights[B1 + j];
-        for (var i = 0u; i < PERCEPTION; i++) {
-            h += p[i] * weights[W1 + i * HIDDEN + j];
+    var d0 = weights[B2 / 4u];
+    var d1 = weights[B2 / 4u + 1u];
+    var d2 = weights[B2 / 4u + 2u];
+    var d3 = weights[B2 / 4u + 3u];
+    for (var q = 0u; q < HIDDEN_VEC4S; q++) {
+        // Hidden units 4q .. 4q+3, inputs in ascending order (filter-major).
+        var h = weights[B1 / 4u + q];
+        h = accumulate(h, s0, 0u, q);
+        h = accumulate(h, s1, 1u, q);
+        h = accumulate(h, s2, 2u, q);
+        h = accumulate(h, s3, 3u, q);
+        h = accumulate(h, gx0, 4u, q);
+        h = accumulate(h, gx1, 5u, q);
+        h = accumulate(h, gx2, 6u, q);
+        h = accumulate(h, gx3, 7u, q);
+        h = accumulate(h, gy0, 8u, q);
+        h = accumulate(h, gy1, 9u, q);
+        h = accumulate(h, gy2, 10u, q);
+        h = accumulate(h, gy3, 11u, q);
+        // ReLU, then hidden → update; w2 row j = 4q + u holds 4 vec4.
+        let row = W2 / 4u + q * 4u * CELL_VEC4S;
+        if h.x > 0.0 {
+            d0 += h.x * weights[row];
+            d1 += h.x * weights[row + 1u];
+            d2 += h.x * weights[row + 2u];
+            d3 += h.x * weights[row + 3u];
         }
-        if h > 0.0 {
-            for (var k = 0u; k < CHANNELS; k++) {
-                delta[k] += h * weights[W2 + j * CHANNELS + k];
-            }
+        if h.y > 0.0 {
+            d0 += h.y * weights[row + 4u];
+            d1 += h.y * weights[row + 5u];
+            d2 += h.y * weights[row + 6u];
+            d3 += h.y * weights[row + 7u];
+        }
+        if h.z > 0.0 {
+            d0 += h.z * weights[row + 8u];
+            d1 += h.z * weights[row + 9u];
+            d2 += h.z * weights[row + 10u];
+            d3 += h.z * weights[row + 11u];
+        }
+        if h.w > 0.0 {
+            d0 += h.w * weights[row + 12u];
+            d1 += h.w * weights[row + 13u];
+            d2 += h.w * weights[row + 14u];
+            d3 += h.w * weights[row + 15u];
         }
     }
-    for (var c = 0u; c < CHANNELS; c++) {
-        scratch[base + c] = state[base + c] + delta[c];
-    }
+    scratch[base] = s0 + d0;
+    scratch[base + 1u] = s1 + d1;
+    scratch[base + 2u] = s2 + d2;
+    scratch[base + 3u] = s3 + d3;
+}
+
+// Adds inputs 4·i4 .. 4·i4+3 (the components of `p`) times their w1 rows to hidden units
+// 4q .. 4q+3. w1 row i holds 32 vec4; unit block q sits at i · 32 + q.
+fn accumulate(h: vec4<f32>, p: vec4<f32>, i4: u32, q: u32) -> vec4<f32> {
+    let row = W1 / 4u + i4 * 4u * HIDDEN_VEC4S + q;
+    var acc = h;
+    acc += p.x * weights[row];
+    acc += p.y * weights[row + HIDDEN_VEC4S];
+    acc += p.z * weights[row + 2u * HIDDEN_VEC4S];
+    acc += p.w * weights[row + 3u * HIDDEN_VEC4S];
+    return acc;
 }
 
 @compute @workgroup_size(8, 8, 1)
@@ -106,7 +175,7 @@ fn mask(@builtin(global_invocation_id) id: vec3<u32>) {
             let xx = i32(id.x) + dx;
             let yy = i32(id.y) + dy;
             if xx >= 0 && yy >= 0 && xx < i32(params.width) && yy < i32(params.height) {
-                if scratch[(u32(yy) * params.width + u32(xx)) * CHANNELS + ALPHA] > ALIVE_THRESHOLD {
+                if scratch[(u32(yy) * params.width + u32(xx)) * CELL_VEC4S].w > ALIVE_THRESHOLD {
                     post = true;
                 }
             }
@@ -114,8 +183,8 @@ fn mask(@builtin(global_invocation_id) id: vec3<u32>) {
     }
     let cell = id.y * params.width + id.x;
     let keep = post && pre_alive[cell] == 1u;
-    let base = cell * CHANNELS;
-    for (var c = 0u; c < CHANNELS; c++) {
-        state[base + c] = select(0.0, scratch[base + c], keep);
+    let base = cell * CELL_VEC4S;
+    for (var c = 0u; c < CELL_VEC4S; c++) {
+        state[base + c] = select(vec4<f32>(0.0), scratch[base + c], keep);
     }
 }

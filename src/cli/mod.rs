@@ -36,6 +36,37 @@ pub enum Backend {
     Gpu,
 }
 
+/// A headless growth from a centred seed, shared by `step` and `render`.
+#[derive(clap::Args, Debug)]
+pub struct GrowArgs {
+    /// Model file (.safetensors or Distill JSON).
+    #[arg(long)]
+    pub model: PathBuf,
+    /// Steps to run.
+    #[arg(long)]
+    pub steps: u32,
+    /// Fire-hash seed.
+    #[arg(long, default_value_t = 0)]
+    pub seed: u32,
+    /// Grid side in cells.
+    #[arg(long, default_value_t = 72)]
+    pub size: u32,
+    /// Perception rotation in degrees.
+    #[arg(long, default_value_t = 0.0)]
+    pub rotation: f32,
+    /// Implementation.
+    #[arg(long, value_enum, default_value_t = Backend::Cpu)]
+    pub backend: Backend,
+}
+
+impl GrowArgs {
+    /// Loads the model and grows it.
+    fn run(&self) -> Result<Grid, String> {
+        let weights = load(&self.model)?;
+        grow(&weights, self.size, self.seed, self.steps, self.rotation, self.backend)
+    }
+}
+
 /// Subcommands.
 #[derive(Subcommand, Debug)]
 pub enum Command {
@@ -75,51 +106,21 @@ pub enum Command {
     },
     /// Grow a model from a seed without a window and save the full state ([H, W, C] tensor `state`).
     Step {
-        /// Model file.
-        #[arg(long)]
-        model: PathBuf,
-        /// Steps to run.
-        #[arg(long)]
-        steps: u32,
-        /// Fire-hash seed.
-        #[arg(long, default_value_t = 0)]
-        seed: u32,
-        /// Grid side in cells.
-        #[arg(long, default_value_t = 72)]
-        size: u32,
-        /// Perception rotation in degrees.
-        #[arg(long, default_value_t = 0.0)]
-        rotation: f32,
-        /// Implementation.
-        #[arg(long, value_enum, default_value_t = Backend::Cpu)]
-        backend: Backend,
+        /// What to grow and how.
+        #[command(flatten)]
+        grow: GrowArgs,
         /// Output .safetensors.
         #[arg(long)]
         out: PathBuf,
     },
     /// Grow a model from a seed without a window and save a picture of it.
     Render {
-        /// Model file.
-        #[arg(long)]
-        model: PathBuf,
-        /// Steps to run.
-        #[arg(long)]
-        steps: u32,
-        /// Fire-hash seed.
-        #[arg(long, default_value_t = 0)]
-        seed: u32,
-        /// Grid side in cells.
-        #[arg(long, default_value_t = 72)]
-        size: u32,
-        /// Perception rotation in degrees.
-        #[arg(long, default_value_t = 0.0)]
-        rotation: f32,
+        /// What to grow and how.
+        #[command(flatten)]
+        grow: GrowArgs,
         /// Pixels per cell.
         #[arg(long, default_value_t = 4)]
         scale: u32,
-        /// Implementation.
-        #[arg(long, value_enum, default_value_t = Backend::Cpu)]
-        backend: Backend,
         /// Output PNG.
         #[arg(long)]
         out: PathBuf,
@@ -151,7 +152,16 @@ fn run(cli: Cli) -> Result<(), String> {
     });
     match command {
         Command::Run { model, size, steps_per_frame, seed, frames, screenshot } => {
-            let path = model.unwrap_or_else(|| PathBuf::from(DEFAULT_MODEL));
+            let path = match model {
+                Some(path) => path,
+                None if Path::new(DEFAULT_MODEL).is_file() => PathBuf::from(DEFAULT_MODEL),
+                None => {
+                    return Err(format!(
+                        "no model given and {DEFAULT_MODEL} does not exist yet: pass --model FILE \
+                         (.safetensors, or a Distill WebGL/TF.js JSON model)"
+                    ));
+                }
+            };
             let weights = load(&path)?;
             check_size(size)?;
             crate::app::probe_adapter().map_err(|e| e.to_string())?;
@@ -179,25 +189,23 @@ fn run(cli: Cli) -> Result<(), String> {
             }
             Ok(())
         }
-        Command::Step { model, steps, seed, size, rotation, backend, out } => {
-            let weights = load(&model)?;
-            let grid = grow(&weights, size, seed, steps, rotation, backend)?;
+        Command::Step { grow, out } => {
+            let grid = grow.run()?;
             let metadata = HashMap::from([
-                ("nca.model".to_string(), model.display().to_string()),
-                ("nca.step".to_string(), steps.to_string()),
-                ("nca.seed".to_string(), seed.to_string()),
-                ("nca.rotation".to_string(), rotation.to_string()),
-                ("nca.backend".to_string(), format!("{backend:?}").to_lowercase()),
+                ("nca.model".to_string(), grow.model.display().to_string()),
+                ("nca.step".to_string(), grow.steps.to_string()),
+                ("nca.seed".to_string(), grow.seed.to_string()),
+                ("nca.rotation".to_string(), grow.rotation.to_string()),
+                ("nca.backend".to_string(), format!("{:?}", grow.backend).to_lowercase()),
             ]);
             snapshot::save_state(&out, &grid, metadata).map_err(|e| e.to_string())?;
-            println!("{}: state [{}, {}, {}] after {steps} steps", out.display(), grid.height, grid.width, grid.channels);
+            println!("{}: state [{}, {}, {}] after {} steps", out.display(), grid.height, grid.width, grid.channels, grow.steps);
             Ok(())
         }
-        Command::Render { model, steps, seed, size, rotation, scale, backend, out } => {
-            let weights = load(&model)?;
-            let grid = grow(&weights, size, seed, steps, rotation, backend)?;
+        Command::Render { grow, scale, out } => {
+            let grid = grow.run()?;
             save_png(&out, &snapshot::to_rgba8(&grid, LIGHT_BACKGROUND, scale))?;
-            println!("{}: {}×{} cells after {steps} steps", out.display(), grid.width, grid.height);
+            println!("{}: {}×{} cells after {} steps", out.display(), grid.width, grid.height, grow.steps);
             Ok(())
         }
         Command::Bench(args) => bench::run(args),
