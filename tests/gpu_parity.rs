@@ -125,11 +125,42 @@ fn weights_swap_under_a_running_grid(gpu: &mut HeadlessGpu) {
     gpu.app_mut().world_mut().despawn(entity);
 }
 
+fn resize_restarts_from_a_seed(gpu: &mut HeadlessGpu) {
+    use nca_sandbox::sim::CaGrid;
+    let model = gpu.add_model(lizard());
+    let entity = gpu.spawn_grid(model, 48, 48, 1);
+    gpu.run(entity, 30, 10);
+    {
+        let world = gpu.app_mut().world_mut();
+        let mut grid = world.get_mut::<CaGrid>(entity).unwrap();
+        grid.width = 64;
+        grid.height = 40;
+    }
+    let got = gpu.read(entity).unwrap();
+    assert_eq!((got.grid.width, got.grid.height, got.step), (64, 40, 0));
+    assert_eq!(got.grid, Grid::seeded(64, 40, 16), "a resized grid must hold exactly a fresh seed");
+    gpu.app_mut().world_mut().despawn(entity);
+}
+
+fn oversized_grid_is_a_clear_error(gpu: &mut HeadlessGpu) {
+    let model = gpu.add_model(lizard());
+    let entity = gpu.spawn_grid(model, 4096, 4096, 1);
+    let err = gpu.read(entity).expect_err("a 1 GiB grid cannot be bound");
+    assert!(err.to_string().contains("more than this GPU binds"), "{err}");
+    gpu.app_mut().world_mut().despawn(entity);
+    // The app is still usable afterwards.
+    let small = gpu.simulate(&lizard(), &Grid::seeded(16, 16, 16), 0, 0, 3, 0.0).unwrap();
+    assert_eq!(small.width, 16);
+}
+
 #[test]
 fn gpu_step_matches_cpu_reference() {
     let mut gpu = HeadlessGpu::new().unwrap_or_else(|e| panic!("GPU unavailable: {e}"));
     eprintln!("adapter: {}", gpu.adapter);
-    let checks: [(&str, fn(&mut HeadlessGpu)); 7] = [
+    type Check = fn(&mut HeadlessGpu);
+    let checks: [(&str, Check); 9] = [
+        ("resize restarts from a seed", resize_restarts_from_a_seed),
+        ("oversized grid is a clear error", oversized_grid_is_a_clear_error),
         ("weights swap under a running grid", weights_swap_under_a_running_grid),
         ("one step from the same state", one_step_from_the_same_state),
         ("100 steps from the seed", hundred_steps_from_the_seed),

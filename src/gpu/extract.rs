@@ -42,6 +42,7 @@ pub struct ExtractedGrid {
 #[derive(Resource, Default)]
 pub struct ExtractedGrids(pub Vec<ExtractedGrid>);
 
+#[allow(clippy::type_complexity)]
 pub(crate) fn extract_grids(
     mut commands: Commands,
     grids: Extract<Query<(Entity, &CaGrid, &GridFramePlan, Option<&GridDisplay>)>>,

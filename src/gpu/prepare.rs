@@ -14,6 +14,8 @@ use bevy::render::texture::GpuImage;
 use super::extract::ExtractedGrids;
 use super::model_buffer::GpuNcaModel;
 use super::pipeline::NcaPipelines;
+use super::readback::ReadbackSender;
+use crate::sim::ReadbackResult;
 use super::types::{GpuEdit, GpuStepParams};
 
 /// What `dispatch_grids` records for a grid this frame.
@@ -125,6 +127,8 @@ pub(crate) fn prepare_grids(
     images: Res<RenderAssets<GpuImage>>,
     pipelines: Option<Res<NcaPipelines>>,
     cache: Res<PipelineCache>,
+    sender: Option<Res<ReadbackSender>>,
+    mut reported_too_big: bevy::ecs::system::Local<bevy::platform::collections::HashSet<(Entity, u32, u32)>>,
 ) {
     let (Some(extracted), Some(pipelines)) = (extracted, pipelines) else { return };
     cached.0.retain(|entity, _| extracted.0.iter().any(|g| g.entity == *entity));
@@ -139,6 +143,25 @@ pub(crate) fn prepare_grids(
             }
             continue;
         };
+        let state_bytes = grid.width as u64 * grid.height as u64 * model.channels as u64 * 4;
+        let limit = device.limits().max_storage_buffer_binding_size;
+        if state_bytes > limit {
+            let message = format!(
+                "grid {}×{} needs {} MiB of state, more than this GPU binds at once ({} MiB)",
+                grid.width,
+                grid.height,
+                state_bytes >> 20,
+                limit >> 20
+            );
+            if reported_too_big.insert((grid.entity, grid.width, grid.height)) {
+                error!("{message}");
+            }
+            if let (Some(id), Some(sender)) = (grid.plan.readback, &sender) {
+                let _ = sender.0.send(ReadbackResult { id, snapshot: Err(message) });
+            }
+            cached.0.remove(&grid.entity);
+            continue;
+        }
         let entry = cached.0.entry(grid.entity);
         let c = entry.or_insert_with(|| CachedGrid::new(&device, grid.width, grid.height, model.channels));
         if (c.width, c.height, c.channels) != (grid.width, grid.height, model.channels) {

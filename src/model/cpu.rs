@@ -65,7 +65,7 @@ pub fn update(w: &GrowingWeights, p: &[f32; P]) -> [f32; C] {
     dx.copy_from_slice(&w.b2);
     for (j, &h) in hidden.iter().enumerate() {
         // ReLU; a unit at zero (or NaN) contributes nothing, exactly as in the shader.
-        if !(h > 0.0) {
+        if h.is_nan() || h <= 0.0 {
             continue;
         }
         let row = &w.w2[j * C..(j + 1) * C];

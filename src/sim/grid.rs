@@ -102,6 +102,8 @@ pub struct GridFramePlan {
     pub steps: u32,
     /// Read the state back after this frame's work, tagged with this id.
     pub readback: Option<u64>,
+    /// The grid size the plans were made for; a change means the GPU starts a fresh grid.
+    pub size: (u32, u32),
 }
 
 impl GridFramePlan {
@@ -130,11 +132,14 @@ pub(crate) fn plan_frames(
     )>,
 ) {
     for (entity, mut grid, mut edits, mut plan, upload, readback) in &mut grids {
-        if grid.is_added() {
+        let size = (grid.width, grid.height);
+        if grid.is_added() || (plan.size != size && plan.size != (0, 0)) {
+            // A new or resized grid starts from a seed (the GPU allocates it empty).
             let (x, y) = grid.center();
             edits.queue.insert(0, Edit::PlantSeed { x, y });
+            grid.step = 0;
         }
-        *plan = GridFramePlan { first_step: grid.step, ..default() };
+        *plan = GridFramePlan { first_step: grid.step, size, ..default() };
         if !status.is_ready() || !models.contains(&grid.model) {
             continue;
         }
