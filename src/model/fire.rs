@@ -67,6 +67,20 @@ mod tests {
     }
 
     #[test]
+    fn hash_matches_the_published_vectors() {
+        // From an independent implementation of the formula in the module docs (README,
+        // "Fire hash"). Changing these changes every trajectory ever recorded: don't.
+        assert_eq!(cell_hash(0, 0, 0, 0), 0x8d32_4821);
+        assert_eq!(cell_hash(1, 0, 0, 0), 0x2118_bc7b);
+        assert_eq!(cell_hash(0, 1, 0, 0), 0x77d3_8ce6);
+        assert_eq!(cell_hash(0, 0, 1, 0), 0x2008_e253);
+        assert_eq!(cell_hash(0, 0, 0, 1), 0xaa97_d2f7);
+        assert_eq!(cell_hash(42, 1000, 17, 63), 0x847d_6dae);
+        let half = threshold(0.5);
+        assert!(!fires(0, 0, 0, 0, half) && fires(1, 0, 0, 0, half));
+    }
+
+    #[test]
     fn thresholds_cover_the_extremes() {
         assert_eq!(threshold(0.0), 0);
         assert_eq!(threshold(1.0), 1 << 24);
