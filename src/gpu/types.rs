@@ -23,7 +23,7 @@ pub struct GpuStepParams {
     pub edit_count: u32,
     /// Channel to display (0–3: RGB view).
     pub view_channel: u32,
-    /// Padding.
+    /// Padding (`pad_a` in WGSL).
     pub _pad: u32,
     /// Rows of the rotated Sobel-x kernel (`w` unused).
     pub sobel_x: [[f32; 4]; 3],
@@ -76,15 +76,11 @@ pub struct GpuEdit {
 impl From<&Edit> for GpuEdit {
     fn from(edit: &Edit) -> Self {
         match *edit {
-            Edit::EraseDisc { center, radius } => Self { kind: edit_kind::ERASE_DISC, center, radius, ..default() },
-            Edit::PlantSeed { x, y } => Self { kind: edit_kind::PLANT_SEED, x, y, ..default() },
-            Edit::Clear => Self { kind: edit_kind::CLEAR, ..default() },
+            Edit::EraseDisc { center, radius } => Self { kind: edit_kind::ERASE_DISC, center, radius, ..Self::default() },
+            Edit::PlantSeed { x, y } => Self { kind: edit_kind::PLANT_SEED, x, y, ..Self::default() },
+            Edit::Clear => Self { kind: edit_kind::CLEAR, ..Self::default() },
         }
     }
-}
-
-fn default<T: Default>() -> T {
-    T::default()
 }
 
 /// The growing model flattened for the GPU: `w1 | b1 | w2 | b2` (offsets in `nca_types.wgsl`).
