@@ -6,6 +6,7 @@
 //! - [`model`]: the NCA math and the weight formats, no Bevy. Its CPU step is the ground truth.
 //! - [`sim`]: main-world ECS: grid entities, model assets, edits, per-frame plans, readback.
 //! - [`gpu`]: render-world: model buffers, pipelines, per-grid buffers, compute dispatch.
+//! - [`train`]: Burn: the growing NCA as a module, generic over the backend.
 //! - [`app`]: ready-made apps: the headless GPU runner and the sandbox window.
 //! - [`cli`]: the `nca` command line.
 //!
@@ -25,3 +26,4 @@ pub mod cli;
 pub mod gpu;
 pub mod model;
 pub mod sim;
+pub mod train;

@@ -1,0 +1,92 @@
+//! The Burn module against the CPU reference, on the ndarray backend.
+
+mod common;
+
+use burn::backend::NdArray;
+use burn::prelude::*;
+use common::{diff, lizard};
+use nca_sandbox::cli::bench::{alive_grid, bench_weights};
+use nca_sandbox::model::perception::SobelPair;
+use nca_sandbox::model::spec::GrowingSpec;
+use nca_sandbox::model::{Grid, NcaWeights, cpu};
+use nca_sandbox::train::{GrowingNca, fire_mask};
+
+type B = NdArray<f32>;
+
+fn to_tensor(grids: &[&Grid]) -> Tensor<B, 4> {
+    let (h, w, c) = (grids[0].height, grids[0].width, grids[0].channels);
+    let data: Vec<f32> = grids.iter().flat_map(|g| g.data.iter().copied()).collect();
+    Tensor::from_data(TensorData::new(data, [grids.len(), h, w, c]), &Default::default())
+}
+
+fn to_grids(t: Tensor<B, 4>) -> Vec<Grid> {
+    let [n, h, w, c] = t.dims();
+    let data = t.into_data().to_vec::<f32>().unwrap();
+    data.chunks(h * w * c).take(n).map(|d| Grid::from_data(w, h, c, d.to_vec()).unwrap()).collect()
+}
+
+fn burn_run(weights: &NcaWeights, start: &[&Grid], seeds: &[u32], first: u32, steps: u32, sobel: &SobelPair) -> Vec<Grid> {
+    let NcaWeights::Growing(w) = weights;
+    let device = Default::default();
+    let module = GrowingNca::<B>::from_weights(w, &device);
+    let (h, wd) = (start[0].height, start[0].width);
+    let mut state = to_tensor(start);
+    for s in 0..steps {
+        let fire = fire_mask::<B>(seeds, first + s, h, wd, w.spec.fire_rate, &device);
+        state = module.step(state, fire, sobel);
+    }
+    to_grids(state)
+}
+
+fn cpu_run(weights: &NcaWeights, grid: &Grid, seed: u32, first: u32, steps: u32, sobel: &SobelPair) -> Grid {
+    let NcaWeights::Growing(w) = weights;
+    let mut g = grid.clone();
+    cpu::run(w, &mut g, seed, first, steps, sobel);
+    g
+}
+
+#[test]
+fn weights_round_trip_through_the_module_bit_exactly() {
+    let NcaWeights::Growing(w) = lizard();
+    let module = GrowingNca::<B>::from_weights(&w, &Default::default());
+    let back = module.to_weights(w.spec.clone());
+    assert_eq!((back.w1, back.b1, back.w2, back.b2), (w.w1.clone(), w.b1.clone(), w.w2.clone(), w.b2.clone()));
+}
+
+#[test]
+fn one_burn_step_equals_the_cpu_step() {
+    let liz = lizard();
+    let grown = cpu_run(&liz, &Grid::seeded(72, 72, 16), 5, 0, 60, &SobelPair::default());
+    for (name, weights, state) in [("lizard@60", liz, grown), ("random-alive", bench_weights(), alive_grid(40))] {
+        for sobel in [SobelPair::default(), SobelPair::rotated_degrees(30.0)] {
+            let expected = cpu_run(&weights, &state, 11, 60, 1, &sobel);
+            let got = burn_run(&weights, &[&state], &[11], 60, 1, &sobel).remove(0);
+            let (max, _) = diff(&got.data, &expected.data);
+            assert!(max <= 1e-5, "{name}: Burn step differs from the CPU by {max:e}");
+            assert_ne!(expected.data, state.data, "{name}: the step changed nothing");
+        }
+    }
+}
+
+#[test]
+fn a_batch_with_its_own_seeds_follows_the_cpu_trajectories() {
+    let liz = lizard();
+    let seed_grid = Grid::seeded(48, 48, 16);
+    let seeds = [3u32, 4];
+    let got = burn_run(&liz, &[&seed_grid, &seed_grid], &seeds, 0, 40, &SobelPair::default());
+    for (grid, &seed) in got.iter().zip(&seeds) {
+        let expected = cpu_run(&liz, &seed_grid, seed, 0, 40, &SobelPair::default());
+        let (max, mean) = diff(&grid.data, &expected.data);
+        assert!(mean <= 1e-4, "seed {seed}: mean diff {mean:e} (max {max:e})");
+        assert_eq!(grid.alive_mask(), expected.alive_mask(), "seed {seed}: alive masks differ");
+    }
+    assert_ne!(got[0].data, got[1].data, "different seeds must give different trajectories");
+}
+
+#[test]
+fn zero_update_keeps_the_seed() {
+    let zeros = nca_sandbox::model::GrowingWeights::zeros(GrowingSpec::default());
+    let seed = Grid::seeded(9, 9, 16);
+    let got = burn_run(&NcaWeights::Growing(zeros), &[&seed], &[0], 0, 5, &SobelPair::default()).remove(0);
+    assert_eq!(got, seed);
+}
