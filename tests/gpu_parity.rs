@@ -153,12 +153,60 @@ fn oversized_grid_is_a_clear_error(gpu: &mut HeadlessGpu) {
     assert_eq!(small.width, 16);
 }
 
+fn display_texture_shows_premultiplied_rgb_over_the_background(gpu: &mut HeadlessGpu) {
+    use bevy::prelude::*;
+    use bevy::render::gpu_readback::{Readback, ReadbackComplete};
+    use nca_sandbox::model::snapshot::to_rgba8;
+    use nca_sandbox::sim::GridDisplay;
+    use nca_sandbox::sim::display::{DARK_BACKGROUND, display_image};
+    use std::sync::{Arc, Mutex};
+
+    // 64 cells × 4 bytes = 256 bytes per row: no row padding in the readback.
+    let state = cpu_run(&lizard(), &Grid::seeded(64, 64, 16), 1, 0, 120, 0.0);
+    let model = gpu.add_model(lizard());
+    let entity = gpu.spawn_grid(model, 64, 64, 1);
+    gpu.upload(entity, &state, 120);
+    let image = gpu.app_mut().world_mut().resource_mut::<Assets<Image>>().add(display_image(64, 64));
+    gpu.app_mut().world_mut().entity_mut(entity).insert(GridDisplay {
+        image: image.clone(),
+        background: DARK_BACKGROUND,
+        view_channel: 0,
+    });
+    let pixels: Arc<Mutex<Option<Vec<u8>>>> = Arc::default();
+    let slot = pixels.clone();
+    gpu.app_mut().update(); // the display pass writes the texture
+    let reader = gpu
+        .app_mut()
+        .world_mut()
+        .spawn(Readback::texture(image))
+        .observe(move |done: On<ReadbackComplete>| {
+            slot.lock().unwrap().get_or_insert_with(|| done.data.clone());
+        })
+        .id();
+    for _ in 0..200 {
+        gpu.app_mut().update();
+        if pixels.lock().unwrap().is_some() {
+            break;
+        }
+    }
+    gpu.app_mut().world_mut().despawn(reader);
+    gpu.app_mut().world_mut().despawn(entity);
+    let got = pixels.lock().unwrap().take().expect("display texture readback never arrived");
+    let expected = to_rgba8(&state, DARK_BACKGROUND, 1).into_raw();
+    assert_eq!(got.len(), expected.len());
+    let worst = got.iter().zip(&expected).map(|(a, b)| a.abs_diff(*b)).max().unwrap();
+    assert!(worst <= 1, "display texture differs from background·(1−a) + rgb by {worst}/255");
+    let lit = expected.chunks(4).filter(|p| p[1] > 100).count();
+    assert!(lit > 300, "the picture should show the lizard ({lit} green cells)");
+}
+
 #[test]
 fn gpu_step_matches_cpu_reference() {
     let mut gpu = HeadlessGpu::new().unwrap_or_else(|e| panic!("GPU unavailable: {e}"));
     eprintln!("adapter: {}", gpu.adapter);
     type Check = fn(&mut HeadlessGpu);
-    let checks: [(&str, Check); 9] = [
+    let checks: [(&str, Check); 10] = [
+        ("display texture shows premultiplied RGB over the background", display_texture_shows_premultiplied_rgb_over_the_background),
         ("resize restarts from a seed", resize_restarts_from_a_seed),
         ("oversized grid is a clear error", oversized_grid_is_a_clear_error),
         ("weights swap under a running grid", weights_swap_under_a_running_grid),

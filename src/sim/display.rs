@@ -36,8 +36,11 @@ pub fn display_image(width: u32, height: u32) -> Image {
         TextureFormat::Rgba8Unorm,
         RenderAssetUsages::RENDER_WORLD,
     );
-    image.texture_descriptor.usage =
-        TextureUsages::STORAGE_BINDING | TextureUsages::TEXTURE_BINDING | TextureUsages::COPY_DST;
+    // COPY_SRC lets tests, screenshots of a single grid and exhibit checks read it back.
+    image.texture_descriptor.usage = TextureUsages::STORAGE_BINDING
+        | TextureUsages::TEXTURE_BINDING
+        | TextureUsages::COPY_DST
+        | TextureUsages::COPY_SRC;
     image.texture_descriptor.view_formats = &[TextureFormat::Rgba8UnormSrgb];
     image.texture_view_descriptor =
         Some(TextureViewDescriptor {
