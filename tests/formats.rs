@@ -102,3 +102,31 @@ fn import_cli_writes_a_loadable_model() {
     let NcaWeights::Growing(w) = NcaWeights::load(&out).unwrap();
     assert_eq!(w.spec.mode, GrowingMode::Persistent);
 }
+
+#[test]
+fn shipped_targets_load_through_the_distill_recipe() {
+    use nca_sandbox::model::target::Target;
+    let dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("assets/targets");
+    let mut names = Vec::new();
+    for entry in std::fs::read_dir(&dir).unwrap() {
+        let path = entry.unwrap().path();
+        if path.extension().is_some_and(|e| e == "png") {
+            let target = Target::load(&path, 40, 16).unwrap_or_else(|e| panic!("{e}"));
+            assert_eq!((target.width(), target.height()), (72, 72), "{}", path.display());
+            let covered = target.rgba.data.chunks(4).filter(|c| c[3] > 0.5).count();
+            assert!(covered > 300, "{}: only {covered} opaque cells", path.display());
+            names.push(path.file_stem().unwrap().to_string_lossy().into_owned());
+        }
+    }
+    assert!(names.len() >= 10 && names.iter().any(|n| n == "lizard"), "{names:?}");
+}
+
+#[test]
+fn a_non_image_target_is_a_clear_error() {
+    use nca_sandbox::model::target::Target;
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("not_an_image.png");
+    std::fs::write(&path, b"definitely not a PNG").unwrap();
+    let err = Target::load(&path, 40, 16).unwrap_err().to_string();
+    assert!(err.contains("not_an_image.png") && err.contains("not a readable image"), "{err}");
+}
