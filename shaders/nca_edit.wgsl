@@ -1,6 +1,6 @@
 // Applies the frame's edit commands to the current state, in order, one thread per cell.
 // src/model/grid.rs (`Grid::apply`) is the reference for what each command means.
-#import nca::types::{StepParams, Edit, CHANNELS, ALPHA, EDIT_ERASE_DISC, EDIT_PLANT_SEED, EDIT_CLEAR, inside_disc}
+#import nca::types::{StepParams, Edit, CHANNELS, ALPHA, EDIT_ERASE_DISC, EDIT_PLANT_SEED, EDIT_CLEAR, EDIT_ERASE_RECT, inside_disc}
 
 @group(0) @binding(0) var<uniform> params: StepParams;
 @group(0) @binding(1) var<storage, read_write> state: array<f32>;
@@ -17,9 +17,11 @@ fn apply_edits(@builtin(global_invocation_id) id: vec3<u32>) {
         var erase = false;
         if edit.kind == EDIT_CLEAR {
             erase = true;
+        } else if edit.kind == EDIT_ERASE_RECT {
+            erase = all(id.xy >= edit.cell) && all(id.xy < edit.cell_end);
         } else if edit.kind == EDIT_ERASE_DISC {
             erase = inside_disc(id.x, id.y, edit.center, edit.radius);
-        } else if edit.kind == EDIT_PLANT_SEED && edit.x == id.x && edit.y == id.y {
+        } else if edit.kind == EDIT_PLANT_SEED && all(edit.cell == id.xy) {
             for (var c = 0u; c < CHANNELS; c++) {
                 state[base + c] = select(0.0, 1.0, c >= ALPHA);
             }

@@ -18,6 +18,7 @@ const WEIGHTS_LEN: u32 = 8336u;
 const EDIT_ERASE_DISC: u32 = 1u;
 const EDIT_PLANT_SEED: u32 = 2u;
 const EDIT_CLEAR: u32 = 3u;
+const EDIT_ERASE_RECT: u32 = 4u;
 
 // One entry per dispatch (dynamic uniform offset): only `step` differs between steps of a frame.
 struct StepParams {
@@ -35,14 +36,13 @@ struct StepParams {
     background: vec4<f32>,
 }
 
+// One edit command; which fields matter depends on `kind`.
 struct Edit {
     kind: u32,
-    x: u32,
-    y: u32,
-    pad_a: u32,
-    center: vec2<f32>,
-    radius: f32,
-    pad_b: f32,
+    radius: f32,          // ERASE_DISC
+    cell: vec2<u32>,      // PLANT_SEED: the cell; ERASE_RECT: first cell inside
+    cell_end: vec2<u32>,  // ERASE_RECT: first cell past the rectangle
+    center: vec2<f32>,    // ERASE_DISC
 }
 
 // PCG-RXS-M-XS; see src/model/fire.rs for the contract.

@@ -79,6 +79,8 @@ fn edits_match_the_reference(gpu: &mut HeadlessGpu) {
         Edit::EraseDisc { center: [40.3, 33.0], radius: 7.5 },
         Edit::PlantSeed { x: 10, y: 60 },
         Edit::EraseDisc { center: [0.0, 0.0], radius: 3.0 },
+        Edit::EraseRect { min: [36, 0], max: [72, 72] },
+        Edit::EraseRect { min: [5, 50], max: [9, 200] },
     ];
     for edit in &edits {
         gpu.edit(entity, *edit);

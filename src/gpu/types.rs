@@ -51,33 +51,32 @@ pub mod edit_kind {
     pub const PLANT_SEED: u32 = 2;
     /// `Edit::Clear`.
     pub const CLEAR: u32 = 3;
+    /// `Edit::EraseRect`.
+    pub const ERASE_RECT: u32 = 4;
 }
 
-/// Twin of WGSL `Edit`.
+/// Twin of WGSL `Edit`: one command; which fields matter depends on `kind`.
 #[repr(C)]
 #[derive(Clone, Copy, Debug, Default, Pod, Zeroable, PartialEq)]
 pub struct GpuEdit {
     /// One of [`edit_kind`].
     pub kind: u32,
-    /// Seed column.
-    pub x: u32,
-    /// Seed row.
-    pub y: u32,
-    /// Padding.
-    pub _pad: u32,
-    /// Disc centre in cells.
-    pub center: [f32; 2],
-    /// Disc radius in cells.
+    /// Disc radius in cells (`ERASE_DISC`).
     pub radius: f32,
-    /// Padding.
-    pub _pad2: f32,
+    /// The seed cell (`PLANT_SEED`), or the first cell inside (`ERASE_RECT`).
+    pub cell: [u32; 2],
+    /// The first cell past the rectangle (`ERASE_RECT`).
+    pub cell_end: [u32; 2],
+    /// Disc centre in cells (`ERASE_DISC`).
+    pub center: [f32; 2],
 }
 
 impl From<&Edit> for GpuEdit {
     fn from(edit: &Edit) -> Self {
         match *edit {
             Edit::EraseDisc { center, radius } => Self { kind: edit_kind::ERASE_DISC, center, radius, ..Self::default() },
-            Edit::PlantSeed { x, y } => Self { kind: edit_kind::PLANT_SEED, x, y, ..Self::default() },
+            Edit::PlantSeed { x, y } => Self { kind: edit_kind::PLANT_SEED, cell: [x, y], ..Self::default() },
+            Edit::EraseRect { min, max } => Self { kind: edit_kind::ERASE_RECT, cell: min, cell_end: max, ..Self::default() },
             Edit::Clear => Self { kind: edit_kind::CLEAR, ..Self::default() },
         }
     }

@@ -36,6 +36,13 @@ pub enum Edit {
         /// Row.
         y: u32,
     },
+    /// Zero every cell with `min ≤ (x, y) < max` (component-wise).
+    EraseRect {
+        /// First column and row inside.
+        min: [u32; 2],
+        /// First column and row past the rectangle.
+        max: [u32; 2],
+    },
     /// Zero the whole grid.
     Clear,
 }
@@ -89,6 +96,13 @@ impl Grid {
                 if x < self.width && y < self.height {
                     for (c, v) in self.cell_mut(x, y).iter_mut().enumerate() {
                         *v = if c >= ALPHA { 1.0 } else { 0.0 };
+                    }
+                }
+            }
+            Edit::EraseRect { min, max } => {
+                for y in min[1].min(self.height as u32)..max[1].min(self.height as u32) {
+                    for x in min[0].min(self.width as u32)..max[0].min(self.width as u32) {
+                        self.cell_mut(x as usize, y as usize).fill(0.0);
                     }
                 }
             }
