@@ -36,6 +36,25 @@ pub enum Backend {
     Gpu,
 }
 
+/// Models `nca eval` knows how to score.
+#[derive(Subcommand, Debug)]
+pub enum EvalKind {
+    /// Growing models: MSE at steps 96/200/500/1000 and after damage at step 200.
+    Growing {
+        /// Model file.
+        model: PathBuf,
+        /// Target image (default: assets/targets/<nca.target>.png).
+        #[arg(long)]
+        target: Option<PathBuf>,
+        /// Runs (fire-hash seeds 0..N); the headline figures are their medians.
+        #[arg(long, default_value_t = 8)]
+        seeds: u32,
+    },
+}
+
+/// Where `nca eval` looks for a model's target by name.
+pub const TARGETS_DIR: &str = "assets/targets";
+
 /// A headless growth from a centred seed, shared by `step` and `render`.
 #[derive(clap::Args, Debug)]
 pub struct GrowArgs {
@@ -127,6 +146,12 @@ pub enum Command {
     },
     /// Measure cell-updates per second of the CPU reference and the GPU path.
     Bench(bench::BenchArgs),
+    /// Score a model with the quality protocol; prints JSON.
+    Eval {
+        /// Kind of model to evaluate.
+        #[command(subcommand)]
+        kind: EvalKind,
+    },
 }
 
 /// Parses the arguments and runs; errors become one line on stderr and exit code 1.
@@ -209,6 +234,34 @@ fn run(cli: Cli) -> Result<(), String> {
             Ok(())
         }
         Command::Bench(args) => bench::run(args),
+        Command::Eval { kind: EvalKind::Growing { model, target, seeds } } => {
+            use crate::model::{eval, target::Target};
+            let weights = load(&model)?;
+            let NcaWeights::Growing(w) = &weights;
+            let target_path = match target {
+                Some(path) => path,
+                None if w.spec.target.is_empty() => {
+                    return Err(format!("{}: the model names no target (nca.target); pass --target IMG", model.display()));
+                }
+                None => Path::new(TARGETS_DIR).join(format!("{}.png", w.spec.target)),
+            };
+            let target = Target::load(&target_path, 40, 16).map_err(|e| e.to_string())?;
+            let report = eval::evaluate(w, &target, seeds).ok_or_else(|| {
+                format!(
+                    "{}: the target is {}×{} after the recipe, larger than the {}×{} evaluation grid",
+                    target_path.display(),
+                    target.width(),
+                    target.height(),
+                    eval::EVAL_SIZE,
+                    eval::EVAL_SIZE
+                )
+            })?;
+            let mut json = report.to_json();
+            json["model"] = serde_json::json!(model.display().to_string());
+            json["target"] = serde_json::json!(target_path.display().to_string());
+            println!("{}", serde_json::to_string_pretty(&json).expect("JSON of numbers and strings"));
+            Ok(())
+        }
     }
 }
 

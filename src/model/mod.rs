@@ -14,6 +14,7 @@
 
 pub mod cpu;
 pub mod error;
+pub mod eval;
 pub mod fire;
 pub mod grid;
 pub mod import;
