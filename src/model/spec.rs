@@ -60,7 +60,8 @@ impl FromStr for ModelKind {
 
 /// How a growing model was trained, which decides what it can do: grow once, hold its shape,
 /// or also heal damage.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Default)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Default, serde::Serialize, serde::Deserialize)]
+#[serde(rename_all = "lowercase")]
 pub enum GrowingMode {
     /// Trained from the seed only: grows, then may decay or explode.
     Growing,

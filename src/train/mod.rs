@@ -1,9 +1,14 @@
-//! Burn: the third implementation of the growing NCA, and (next) the trainer.
+//! Burn: the third implementation of the growing NCA, and the trainer's core.
 //!
 //! This is the only module that imports Burn. [`GrowingNca`] performs the same step as
 //! [`crate::model::cpu`] and `shaders/nca_step.wgsl`, with the same fire hash, generic over the
 //! backend so it can run on `ndarray` (CPU) or `wgpu`, with or without autodiff.
 
+pub mod config;
 pub mod model;
+pub mod rng;
+pub mod trainer;
 
+pub use config::TrainConfig;
 pub use model::{GrowingNca, fire_mask};
+pub use trainer::{IterationStats, Trainer};

@@ -1,0 +1,153 @@
+//! One training iteration of the Distill recipe, on any autodiff backend.
+//!
+//! Per iteration: draw a batch from the pool (or seeds, in `growing` mode), sort it by loss,
+//! replace the worst with the seed, damage the best (`regenerating`), run a random 64–96 steps,
+//! take the RGBA L2 loss against the target, normalise each parameter's gradient to unit norm,
+//! take an Adam step, and write the batch back to the pool.
+
+use burn::module::AutodiffModule;
+use burn::optim::{Adam, AdamConfig, GradientsParams, Optimizer, adaptor::OptimizerAdaptor};
+use burn::prelude::*;
+use burn::tensor::backend::AutodiffBackend;
+
+use super::config::TrainConfig;
+use super::model::{GrowingNca, fire_mask};
+use super::rng::Pcg32;
+use crate::model::grid::{Edit, Grid};
+use crate::model::perception::SobelPair;
+use crate::model::spec::{GROWING_CHANNELS as C, GROWING_HIDDEN, GROWING_PERCEPTION, GrowingMode, GrowingSpec};
+use crate::model::target::Target;
+use crate::model::GrowingWeights;
+
+/// What one iteration did.
+#[derive(Clone, Debug, PartialEq)]
+pub struct IterationStats {
+    /// The iteration's number (0-based).
+    pub iteration: usize,
+    /// Mean RGBA MSE of the batch after the rollout.
+    pub loss: f64,
+    /// CA steps run.
+    pub steps: u32,
+}
+
+/// The trainer's state: model, optimiser, pool and RNG.
+pub struct Trainer<B: AutodiffBackend> {
+    /// The recipe.
+    pub config: TrainConfig,
+    /// The model being trained.
+    pub model: GrowingNca<B>,
+    optimizer: OptimizerAdaptor<Adam, GrowingNca<B>, B>,
+    /// Pool states (`[H, W, 16]` each); empty in `growing` mode.
+    pub pool: Vec<Grid>,
+    /// The RNG; its state is all a checkpoint needs to continue the same stream.
+    pub rng: Pcg32,
+    /// Iterations done.
+    pub iteration: usize,
+    target: Target,
+    seed_state: Grid,
+    device: B::Device,
+}
+
+impl<B: AutodiffBackend> Trainer<B> {
+    /// A fresh trainer: first layer Glorot-uniform, last layer zero (so the first updates do
+    /// nothing and training starts from a stable seed), pool filled with seeds.
+    pub fn new(config: TrainConfig, target: Target, device: B::Device) -> Self {
+        let mut rng = Pcg32::new(config.seed);
+        let spec = GrowingSpec { fire_rate: config.fire_rate, mode: config.mode, target: String::new() };
+        let mut init = GrowingWeights::zeros(spec);
+        let limit = (6.0 / (GROWING_PERCEPTION + GROWING_HIDDEN) as f32).sqrt();
+        init.w1.iter_mut().for_each(|w| *w = rng.range_f32(-limit, limit));
+        Self::from_weights(config, target, &init, rng, device)
+    }
+
+    /// A trainer that starts from existing weights (fine-tuning) with a given RNG.
+    pub fn from_weights(config: TrainConfig, target: Target, weights: &GrowingWeights, rng: Pcg32, device: B::Device) -> Self {
+        let seed_state = Grid::seeded(target.width(), target.height(), C);
+        let pool = match config.mode {
+            GrowingMode::Growing => Vec::new(),
+            _ => vec![seed_state.clone(); config.pool_size],
+        };
+        let optimizer = AdamConfig::new().with_epsilon(config.adam_epsilon).init();
+        Self { model: GrowingNca::from_weights(weights, &device), optimizer, pool, rng, iteration: 0, target, seed_state, config, device }
+    }
+
+    /// The current weights (inference copy, no autodiff).
+    pub fn weights(&self) -> GrowingWeights {
+        let spec = GrowingSpec { fire_rate: self.config.fire_rate, mode: self.config.mode, target: String::new() };
+        self.model.valid().to_weights(spec)
+    }
+
+    /// Runs one iteration.
+    pub fn step(&mut self) -> IterationStats {
+        let cfg = &self.config;
+        let (h, w) = (self.target.height(), self.target.width());
+        let batch = cfg.batch_size;
+
+        // The batch: pool samples sorted worst-first, the worst replaced by the seed.
+        let (indices, samples): (Vec<usize>, Vec<Grid>) = if self.pool.is_empty() {
+            (Vec::new(), vec![self.seed_state.clone(); batch])
+        } else {
+            let indices = self.rng.sample_indices(self.pool.len(), batch);
+            let mut ranked: Vec<(f64, usize)> =
+                indices.iter().map(|&i| (self.target.rgba_mse(&self.pool[i]).unwrap_or(f64::MAX), i)).collect();
+            ranked.sort_by(|a, b| b.0.total_cmp(&a.0));
+            let indices: Vec<usize> = ranked.iter().map(|&(_, i)| i).collect();
+            let mut samples: Vec<Grid> = indices.iter().map(|&i| self.pool[i].clone()).collect();
+            samples[0] = self.seed_state.clone();
+            if cfg.mode == GrowingMode::Regenerating {
+                for sample in samples.iter_mut().rev().take(cfg.damaged.min(batch.saturating_sub(1))) {
+                    let side = w.min(h) as f32;
+                    let center = [self.rng.range_f32(0.25, 0.75) * w as f32, self.rng.range_f32(0.25, 0.75) * h as f32];
+                    let radius = self.rng.range_f32(cfg.damage_radius_min, cfg.damage_radius_max) * side;
+                    sample.apply(&Edit::EraseDisc { center, radius });
+                }
+            }
+            (indices, samples)
+        };
+
+        let steps = self.rng.range_u32(cfg.min_steps, cfg.max_steps);
+        // Fire-hash seeds per sample, drawn from the RNG so a run (and a resumed run) is reproducible.
+        let seeds: Vec<u32> = (0..batch).map(|_| self.rng.next_u32()).collect();
+        let data: Vec<f32> = samples.iter().flat_map(|g| g.data.iter().copied()).collect();
+        let mut state = Tensor::<B, 4>::from_data(TensorData::new(data, [batch, h, w, C]), &self.device);
+        let sobel = SobelPair::default();
+        for step in 0..steps {
+            let fire = fire_mask::<B>(&seeds, step, h, w, cfg.fire_rate, &self.device);
+            state = self.model.step(state, fire, &sobel);
+        }
+        let target = Tensor::<B, 4>::from_data(
+            TensorData::new(self.target.rgba.data.clone(), [1, h, w, 4]),
+            &self.device,
+        );
+        let loss = (state.clone().narrow(3, 0, 4) - target).powi_scalar(2).mean();
+        let loss_value: f64 = loss.clone().into_scalar().to_f64();
+
+        let mut grads = GradientsParams::from_grads(loss.backward(), &self.model);
+        normalize::<B, 2>(&mut grads, self.model.w1.id);
+        normalize::<B, 1>(&mut grads, self.model.b1.id);
+        normalize::<B, 2>(&mut grads, self.model.w2.id);
+        normalize::<B, 1>(&mut grads, self.model.b2.id);
+        let lr = cfg.learning_rate_at(self.iteration);
+        // Cloning a module only shares its parameter tensors.
+        self.model = self.optimizer.step(lr, self.model.clone(), grads);
+
+        if !indices.is_empty() {
+            let out = state.inner().into_data().to_vec::<f32>().expect("f32 state");
+            for (k, &i) in indices.iter().enumerate() {
+                let cell_values = h * w * C;
+                self.pool[i] = Grid::from_data(w, h, C, out[k * cell_values..(k + 1) * cell_values].to_vec()).expect("batch shape");
+            }
+        }
+        let stats = IterationStats { iteration: self.iteration, loss: loss_value, steps };
+        self.iteration += 1;
+        stats
+    }
+}
+
+/// `g / (‖g‖ + 1e-8)` for one parameter's gradient, as in the notebook.
+fn normalize<B: AutodiffBackend, const D: usize>(grads: &mut GradientsParams, id: burn::module::ParamId) {
+    if let Some(g) = grads.remove::<B::InnerBackend, D>(id) {
+        let norm = g.clone().powi_scalar(2).sum().sqrt().add_scalar(1e-8);
+        grads.register(id, g / norm.unsqueeze());
+    }
+}
