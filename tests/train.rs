@@ -52,3 +52,39 @@ fn the_same_seed_gives_the_same_run() {
     assert_eq!(a.2, b.2);
     assert_ne!(run(4).0, a.0);
 }
+
+#[test]
+fn checkpoint_and_resume_reproduce_the_uninterrupted_run() {
+    // Regenerating mode exercises the pool, the damage and the RNG.
+    let config = || tiny_config(9).with_mode(GrowingMode::Regenerating);
+    let mut straight = Trainer::<B>::new(config(), tiny_target(), Default::default());
+    let all: Vec<f64> = (0..6).map(|_| straight.step().loss).collect();
+
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("run.ckpt.safetensors");
+    let mut first = Trainer::<B>::new(config(), tiny_target(), Default::default());
+    for _ in 0..3 {
+        first.step();
+    }
+    first.save_checkpoint(&path).unwrap();
+    drop(first);
+    let mut resumed = Trainer::<B>::resume(&path, Default::default()).unwrap();
+    assert_eq!(resumed.iteration, 3);
+    let rest: Vec<f64> = (0..3).map(|_| resumed.step().loss).collect();
+    assert_eq!(rest, all[3..], "losses after resuming differ from the uninterrupted run");
+    assert_eq!(resumed.losses, all, "the loss history carries over");
+    assert_eq!(resumed.weights(), straight.weights(), "weights differ after resuming");
+    assert_eq!(resumed.pool, straight.pool, "pools differ after resuming");
+    assert_eq!(resumed.rng, straight.rng);
+}
+
+#[test]
+fn an_unreadable_checkpoint_is_a_clear_error() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("broken.ckpt.safetensors");
+    std::fs::write(&path, b"\x10\x00\x00\x00\x00\x00\x00\x00{not json at all").unwrap();
+    let err = Trainer::<B>::resume(&path, Default::default()).err().expect("must fail").to_string();
+    assert!(err.contains("broken.ckpt.safetensors") && err.contains("not a readable checkpoint"), "{err}");
+    let err = Trainer::<B>::resume(&dir.path().join("missing"), Default::default()).err().unwrap().to_string();
+    assert!(err.contains("cannot read"), "{err}");
+}

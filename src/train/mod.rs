@@ -4,6 +4,7 @@
 //! [`crate::model::cpu`] and `shaders/nca_step.wgsl`, with the same fire hash, generic over the
 //! backend so it can run on `ndarray` (CPU) or `wgpu`, with or without autodiff.
 
+pub mod checkpoint;
 pub mod config;
 pub mod model;
 pub mod rng;

@@ -34,6 +34,21 @@ impl<B: Backend> GrowingNca<B> {
         Self { w1: t2(&weights.w1, [P, H]), b1: t1(&weights.b1), w2: t2(&weights.w2, [H, C]), b2: t1(&weights.b2) }
     }
 
+    /// The ids of `w1`, `b1`, `w2`, `b2`: the optimiser's state is keyed by them.
+    pub fn param_ids(&self) -> [u64; 4] {
+        [self.w1.id.val(), self.b1.id.val(), self.w2.id.val(), self.b2.id.val()]
+    }
+
+    /// The module holding `weights` under given parameter ids (to match a saved optimiser state).
+    pub fn from_weights_with_ids(weights: &GrowingWeights, ids: [u64; 4], device: &B::Device) -> Self {
+        let mut module = Self::from_weights(weights, device);
+        module.w1 = Param::initialized(ids[0].into(), module.w1.val());
+        module.b1 = Param::initialized(ids[1].into(), module.b1.val());
+        module.w2 = Param::initialized(ids[2].into(), module.w2.val());
+        module.b2 = Param::initialized(ids[3].into(), module.b2.val());
+        module
+    }
+
     /// The weights, with `spec` and no provenance (the caller adds what it knows).
     pub fn to_weights(&self, spec: GrowingSpec) -> GrowingWeights {
         let values = |t: Tensor<B, 1>| t.into_data().to_vec::<f32>().expect("f32 tensors");

@@ -43,9 +43,11 @@ pub struct Trainer<B: AutodiffBackend> {
     pub rng: Pcg32,
     /// Iterations done.
     pub iteration: usize,
+    /// Loss of every iteration so far.
+    pub losses: Vec<f64>,
     target: Target,
     seed_state: Grid,
-    device: B::Device,
+    pub(super) device: B::Device,
 }
 
 impl<B: AutodiffBackend> Trainer<B> {
@@ -68,13 +70,38 @@ impl<B: AutodiffBackend> Trainer<B> {
             _ => vec![seed_state.clone(); config.pool_size],
         };
         let optimizer = AdamConfig::new().with_epsilon(config.adam_epsilon).init();
-        Self { model: GrowingNca::from_weights(weights, &device), optimizer, pool, rng, iteration: 0, target, seed_state, config, device }
+        Self {
+            model: GrowingNca::from_weights(weights, &device),
+            optimizer,
+            pool,
+            rng,
+            iteration: 0,
+            losses: Vec::new(),
+            target,
+            seed_state,
+            config,
+            device,
+        }
     }
 
     /// The current weights (inference copy, no autodiff).
     pub fn weights(&self) -> GrowingWeights {
         let spec = GrowingSpec { fire_rate: self.config.fire_rate, mode: self.config.mode, target: String::new() };
         self.model.valid().to_weights(spec)
+    }
+
+    /// The target being learned.
+    pub fn target(&self) -> &Target {
+        &self.target
+    }
+
+    pub(super) fn optimizer(&self) -> &OptimizerAdaptor<Adam, GrowingNca<B>, B> {
+        &self.optimizer
+    }
+
+    pub(super) fn load_optimizer_record(&mut self, record: <OptimizerAdaptor<Adam, GrowingNca<B>, B> as Optimizer<GrowingNca<B>, B>>::Record) {
+        let fresh = AdamConfig::new().with_epsilon(self.config.adam_epsilon).init();
+        self.optimizer = Optimizer::<GrowingNca<B>, B>::load_record(fresh, record);
     }
 
     /// Runs one iteration.
@@ -139,6 +166,7 @@ impl<B: AutodiffBackend> Trainer<B> {
             }
         }
         let stats = IterationStats { iteration: self.iteration, loss: loss_value, steps };
+        self.losses.push(loss_value);
         self.iteration += 1;
         stats
     }
