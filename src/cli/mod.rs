@@ -2,6 +2,7 @@
 //! code; nothing here panics on user data.
 
 pub mod bench;
+pub mod train;
 
 use std::collections::HashMap;
 use std::path::{Path, PathBuf};
@@ -34,6 +35,13 @@ pub enum Backend {
     Cpu,
     /// The WGSL compute shader in a headless Bevy app.
     Gpu,
+}
+
+/// Models `nca train` knows how to train.
+#[derive(Subcommand, Debug)]
+pub enum TrainKind {
+    /// A growing NCA (the Distill recipe).
+    Growing(train::TrainArgs),
 }
 
 /// Models `nca eval` knows how to score.
@@ -146,6 +154,12 @@ pub enum Command {
     },
     /// Measure cell-updates per second of the CPU reference and the GPU path.
     Bench(bench::BenchArgs),
+    /// Train a model with Burn.
+    Train {
+        /// Kind of model to train.
+        #[command(subcommand)]
+        kind: TrainKind,
+    },
     /// Score a model with the quality protocol; prints JSON.
     Eval {
         /// Kind of model to evaluate.
@@ -234,6 +248,7 @@ fn run(cli: Cli) -> Result<(), String> {
             Ok(())
         }
         Command::Bench(args) => bench::run(args),
+        Command::Train { kind: TrainKind::Growing(args) } => train::run(args),
         Command::Eval { kind: EvalKind::Growing { model, target, seeds } } => {
             use crate::model::{eval, target::Target};
             let weights = load(&model)?;

@@ -56,6 +56,7 @@ impl<B: AutodiffBackend> Trainer<B> {
             ("nca.ckpt.format".to_string(), FORMAT.to_string()),
             ("nca.ckpt.iteration".to_string(), self.iteration.to_string()),
             ("nca.ckpt.rng".to_string(), self.rng.state.to_string()),
+            ("nca.ckpt.seconds".to_string(), self.seconds.to_string()),
             ("nca.ckpt.config".to_string(), config),
             ("nca.ckpt.param_ids".to_string(), self.model.param_ids().map(|id| id.to_string()).join(",")),
         ]);
@@ -119,6 +120,7 @@ impl<B: AutodiffBackend> Trainer<B> {
         trainer.pool = pool;
         trainer.iteration = iteration;
         trainer.losses = losses;
+        trainer.seconds = meta.get("nca.ckpt.seconds").and_then(|v| v.parse().ok()).unwrap_or(0.0);
         trainer.load_optimizer_record(record);
         Ok(trainer)
     }

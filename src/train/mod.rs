@@ -7,6 +7,7 @@
 pub mod checkpoint;
 pub mod config;
 pub mod model;
+pub mod plot;
 pub mod rng;
 pub mod trainer;
 

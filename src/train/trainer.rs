@@ -45,6 +45,8 @@ pub struct Trainer<B: AutodiffBackend> {
     pub iteration: usize,
     /// Loss of every iteration so far.
     pub losses: Vec<f64>,
+    /// Wall-clock seconds spent training, over all sessions of the run.
+    pub seconds: f64,
     target: Target,
     seed_state: Grid,
     pub(super) device: B::Device,
@@ -77,6 +79,7 @@ impl<B: AutodiffBackend> Trainer<B> {
             rng,
             iteration: 0,
             losses: Vec::new(),
+            seconds: 0.0,
             target,
             seed_state,
             config,

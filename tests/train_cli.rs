@@ -1,0 +1,87 @@
+//! `nca train growing` end to end on a tiny target: outputs, provenance, exact `--resume`, and
+//! clear errors for bad targets and runaway losses.
+
+use std::path::Path;
+use std::process::{Command, Output};
+
+use nca_sandbox::model::NcaWeights;
+
+fn nca(args: &[&str]) -> Output {
+    Command::new(env!("CARGO_BIN_EXE_nca")).args(args).output().unwrap()
+}
+
+fn tiny_target(dir: &Path) -> String {
+    let img = image::RgbaImage::from_fn(8, 8, |x, y| {
+        let (dx, dy) = (x as f32 - 3.5, y as f32 - 3.5);
+        if dx * dx + dy * dy < 12.0 { image::Rgba([40, 180, 60, 255]) } else { image::Rgba([0, 0, 0, 0]) }
+    });
+    let path = dir.join("disc.png");
+    img.save(&path).unwrap();
+    path.to_str().unwrap().to_string()
+}
+
+const TINY: [&str; 12] = [
+    "--pool-size", "8", "--batch-size", "2", "--min-steps", "8", "--max-steps", "10", "--target-size", "8", "--target-padding", "4",
+];
+
+fn train(target: &str, out: &Path, iterations: &str, extra: &[&str]) -> Output {
+    let mut args = vec!["train", "growing", "--target", target, "--mode", "regenerating", "--iterations", iterations, "--out", out.to_str().unwrap()];
+    args.extend(TINY);
+    args.extend(extra);
+    nca(&args)
+}
+
+#[test]
+fn train_writes_model_curves_and_provenance_and_resumes_exactly() {
+    let dir = tempfile::tempdir().unwrap();
+    let target = tiny_target(dir.path());
+    let straight = dir.path().join("straight.safetensors");
+    let out = train(&target, &straight, "6", &[]);
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    for suffix in [".ckpt.safetensors", ".loss.csv", ".loss.png"] {
+        assert!(dir.path().join(format!("straight{suffix}")).is_file(), "missing {suffix}");
+    }
+    let csv = std::fs::read_to_string(dir.path().join("straight.loss.csv")).unwrap();
+    assert_eq!(csv.lines().count(), 7, "header + 6 iterations");
+    let NcaWeights::Growing(w) = NcaWeights::load(&straight).unwrap();
+    assert_eq!(w.spec.target, "disc");
+    assert_eq!(w.provenance["nca.train.iterations"], "6");
+    assert!(w.provenance["nca.train.command"].contains("train growing"));
+    assert!(w.provenance["nca.train.loss"].parse::<f64>().unwrap() > 0.0);
+
+    // 3 iterations, then --resume to 6: the same model as the straight run.
+    let split = dir.path().join("split.safetensors");
+    assert!(train(&target, &split, "3", &[]).status.success());
+    let ckpt = dir.path().join("split.ckpt.safetensors");
+    let out = nca(&["train", "growing", "--resume", ckpt.to_str().unwrap(), "--iterations", "6", "--out", split.to_str().unwrap()]);
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    let NcaWeights::Growing(resumed) = NcaWeights::load(&split).unwrap();
+    assert_eq!((resumed.w1, resumed.b1, resumed.w2, resumed.b2), (w.w1, w.b1, w.w2, w.b2));
+}
+
+#[test]
+fn bad_targets_are_clear_errors() {
+    let dir = tempfile::tempdir().unwrap();
+    let out = dir.path().join("m.safetensors");
+    let not_image = dir.path().join("notes.png");
+    std::fs::write(&not_image, "hello").unwrap();
+    for (target, expect) in [("/no/such/target.png", "cannot read"), (not_image.to_str().unwrap(), "not a readable image")] {
+        let result = train(target, &out, "2", &[]);
+        let stderr = String::from_utf8_lossy(&result.stderr);
+        assert!(!result.status.success() && stderr.contains(expect) && stderr.contains(target), "{stderr}");
+        assert!(!out.exists(), "no model may be written on failure");
+    }
+}
+
+#[test]
+fn a_loss_that_turns_nan_stops_without_writing_a_broken_model() {
+    let dir = tempfile::tempdir().unwrap();
+    let target = tiny_target(dir.path());
+    let out = dir.path().join("m.safetensors");
+    // An absurd learning rate blows the state up within a few iterations.
+    let result = train(&target, &out, "40", &["--learning-rate", "1e12", "--lr-drop-at", "100000"]);
+    let stderr = String::from_utf8_lossy(&result.stderr);
+    assert!(!result.status.success(), "{stderr}");
+    assert!(stderr.contains("loss became") && stderr.contains("stopped"), "{stderr}");
+    assert!(!out.exists(), "a NaN run must not write a model");
+}
