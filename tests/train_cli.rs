@@ -85,3 +85,23 @@ fn a_loss_that_turns_nan_stops_without_writing_a_broken_model() {
     assert!(stderr.contains("loss became") && stderr.contains("stopped"), "{stderr}");
     assert!(!out.exists(), "a NaN run must not write a model");
 }
+
+/// Burn's wgpu backend (lavapipe in CI) trains the same run as ndarray, iteration by iteration.
+#[test]
+fn wgpu_and_ndarray_backends_train_the_same_run() {
+    let dir = tempfile::tempdir().unwrap();
+    let target = tiny_target(dir.path());
+    let mut curves = Vec::new();
+    for backend in ["ndarray", "wgpu"] {
+        let out = dir.path().join(format!("{backend}.safetensors"));
+        let result = train(&target, &out, "4", &["--backend", backend]);
+        assert!(result.status.success(), "{backend}: {}", String::from_utf8_lossy(&result.stderr));
+        let csv = std::fs::read_to_string(dir.path().join(format!("{backend}.loss.csv"))).unwrap();
+        let losses: Vec<f64> = csv.lines().skip(1).map(|l| l.split(',').nth(1).unwrap().parse().unwrap()).collect();
+        curves.push(losses);
+    }
+    assert_eq!(curves[0].len(), 4);
+    for (i, (a, b)) in curves[0].iter().zip(&curves[1]).enumerate() {
+        assert!((a - b).abs() <= 1e-5 * a.abs(), "iteration {i}: ndarray {a:e} vs wgpu {b:e}");
+    }
+}
