@@ -16,6 +16,12 @@ use crate::model::{Grid, GrowingWeights, NcaWeights, cpu, fire};
 /// Options of `nca bench`.
 #[derive(Args, Debug)]
 pub struct BenchArgs {
+    /// `train`: seconds per training iteration instead of cell-updates per second.
+    #[arg(value_parser = ["train"])]
+    pub what: Option<String>,
+    /// Training iterations to time per backend (`bench train`).
+    #[arg(long, default_value_t = 2)]
+    pub iterations: usize,
     /// Grid sides to measure.
     #[arg(long, value_delimiter = ',', default_values_t = [64u32, 256, 1024])]
     pub sizes: Vec<u32>,
@@ -54,6 +60,9 @@ pub fn alive_grid(size: usize) -> Grid {
 }
 
 pub(super) fn run(args: BenchArgs) -> Result<(), String> {
+    if args.what.as_deref() == Some("train") {
+        return bench_train(&args);
+    }
     let weights = match &args.model {
         Some(path) => crate::model::import::load_model_file(path).map_err(|e| e.to_string())?,
         None => bench_weights(),
@@ -113,4 +122,41 @@ fn time_gpu(gpu: &mut HeadlessGpu, weights: &NcaWeights, grid: &Grid, budget: f6
         }
         batch = (batch as f64 * (budget / seconds.max(1e-3)).clamp(2.0, 16.0)).ceil() as u32;
     }
+}
+
+/// Seconds per iteration of the default recipe (batch 8, 72×72, exactly 80 CA steps) per Burn
+/// backend, after one warm-up iteration.
+fn bench_train(args: &BenchArgs) -> Result<(), String> {
+    use burn::backend::{Autodiff, NdArray, Wgpu};
+    use burn::tensor::backend::AutodiffBackend;
+
+    fn time<B: AutodiffBackend>(device: B::Device, iterations: usize) -> f64 {
+        let img = image::DynamicImage::ImageRgba8(image::RgbaImage::from_fn(40, 40, |x, y| {
+            image::Rgba([(x * 6) as u8, (y * 6) as u8, 90, if (x as i32 - 20).pow(2) + (y as i32 - 20).pow(2) < 300 { 255 } else { 0 }])
+        }));
+        let target = crate::model::target::Target::from_image(&img, 40, 16);
+        let config = crate::train::TrainConfig::new().with_min_steps(80).with_max_steps(80);
+        let mut trainer = crate::train::Trainer::<B>::new(config, target, device);
+        trainer.step();
+        let start = Instant::now();
+        for _ in 0..iterations {
+            trainer.step();
+        }
+        start.elapsed().as_secs_f64() / iterations as f64
+    }
+
+    println!("backend  seconds/iteration (batch 8, 72x72, 80 steps)");
+    let backends = if args.backends.iter().any(|b| b == "cpu" || b == "gpu") { vec!["ndarray".to_string(), "wgpu".to_string()] } else { args.backends.clone() };
+    for backend in backends {
+        let seconds = match backend.as_str() {
+            "ndarray" => time::<Autodiff<NdArray<f32>>>(Default::default(), args.iterations),
+            "wgpu" => {
+                crate::app::probe_adapter().map_err(|e| e.to_string())?;
+                time::<Autodiff<Wgpu>>(Default::default(), args.iterations)
+            }
+            other => return Err(format!("unknown training backend '{other}' (ndarray or wgpu)")),
+        };
+        println!("{backend:<8} {seconds:.2}");
+    }
+    Ok(())
 }
