@@ -106,6 +106,9 @@ impl TrainArgs {
             .with_target_size(self.target_size)
             .with_target_padding(self.target_padding)
             .with_seed(self.seed)
+            .with_target_name(
+                self.target.as_ref().and_then(|p| p.file_stem()).and_then(|s| s.to_str()).unwrap_or("").to_string(),
+            )
     }
 }
 
@@ -190,7 +193,6 @@ fn train<B: AutodiffBackend>(args: TrainArgs, device: B::Device) -> Result<(), S
     eprintln!();
     trainer.save_checkpoint(&checkpoint).map_err(|e| e.to_string())?;
     let mut weights = trainer.weights();
-    weights.spec.target = trainer_target_name(&args, &checkpoint);
     let tail = &trainer.losses[trainer.losses.len().saturating_sub(10)..];
     let final_loss = tail.iter().sum::<f64>() / tail.len().max(1) as f64;
     for (key, value) in [
@@ -214,19 +216,6 @@ fn train<B: AutodiffBackend>(args: TrainArgs, device: B::Device) -> Result<(), S
         trainer.seconds
     );
     Ok(())
-}
-
-/// The target's name for `nca.target`: the file stem of `--target`, or the checkpoint's name.
-fn trainer_target_name(args: &TrainArgs, checkpoint: &Path) -> String {
-    args.target
-        .as_ref()
-        .or(args.resume.as_ref())
-        .unwrap_or(&checkpoint.to_path_buf())
-        .file_stem()
-        .and_then(|s| s.to_str())
-        .unwrap_or("")
-        .trim_end_matches(".ckpt")
-        .to_string()
 }
 
 fn write_curves(out: &Path, losses: &[f64]) -> Result<(), String> {

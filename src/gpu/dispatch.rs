@@ -28,6 +28,9 @@ pub(crate) fn dispatch_grids(
     for (&entity, grid) in &grids.0 {
         let work = &grid.work;
         let Some((bind_group, _)) = &grid.bind_group else { continue };
+        if work.edit_count == 0 && work.steps == 0 && !work.display && work.readback.is_none() {
+            continue;
+        }
         let groups = (grid.width.div_ceil(WORKGROUP), grid.height.div_ceil(WORKGROUP));
         let encoder = context.command_encoder();
         {

@@ -169,6 +169,16 @@ impl GrowingWeights {
         Ok(())
     }
 
+    /// Replaces `w1`, `b1`, `w2`, `b2` with the tensors of those names in `st` (checked for
+    /// dtype, shape and finiteness). Also used by training checkpoints.
+    pub fn read_tensors(&mut self, st: &SafeTensors<'_>) -> Result<(), String> {
+        for (name, slot) in [("w1", &mut self.w1), ("b1", &mut self.b1), ("w2", &mut self.w2), ("b2", &mut self.b2)] {
+            let view = st.tensor(name).map_err(|_| format!("missing tensor '{name}'"))?;
+            *slot = read_f32(name, &view, &expected_shape(name))?;
+        }
+        Ok(())
+    }
+
     fn from_parts(st: &SafeTensors<'_>, meta: &HashMap<String, String>) -> Result<Self, String> {
         let expect_number = |key: &str, expected: usize| -> Result<(), String> {
             match meta.get(key) {
@@ -189,10 +199,7 @@ impl GrowingWeights {
         };
         let spec = GrowingSpec { fire_rate, mode, target: meta.get("nca.target").cloned().unwrap_or_default() };
         let mut w = Self::zeros(spec);
-        for (name, slot) in [("w1", &mut w.w1), ("b1", &mut w.b1), ("w2", &mut w.w2), ("b2", &mut w.b2)] {
-            let view = st.tensor(name).map_err(|_| format!("missing tensor '{name}'"))?;
-            *slot = read_f32(name, &view, &expected_shape(name))?;
-        }
+        w.read_tensors(st)?;
         w.provenance = meta
             .iter()
             .filter(|(k, _)| !SPEC_KEYS.contains(&k.as_str()))

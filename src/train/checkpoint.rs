@@ -37,16 +37,17 @@ impl<B: AutodiffBackend> Trainer<B> {
         let (h, w) = (self.target().height(), self.target().width());
         let pool: Vec<f32> = self.pool.iter().flat_map(|g| g.data.iter().copied()).collect();
         let losses: Vec<u8> = self.losses.iter().flat_map(|l| l.to_le_bytes()).collect();
-        let buffers: Vec<(&str, Dtype, Vec<usize>, Vec<u8>)> = vec![
-            ("w1", Dtype::F32, vec![48, 128], f32_to_le_bytes(&weights.w1)),
-            ("b1", Dtype::F32, vec![128], f32_to_le_bytes(&weights.b1)),
-            ("w2", Dtype::F32, vec![128, 16], f32_to_le_bytes(&weights.w2)),
-            ("b2", Dtype::F32, vec![16], f32_to_le_bytes(&weights.b2)),
+        let mut buffers: Vec<(&str, Dtype, Vec<usize>, Vec<u8>)> = weights
+            .tensors()
+            .into_iter()
+            .map(|(name, shape, data)| (name, Dtype::F32, shape, f32_to_le_bytes(data)))
+            .collect();
+        buffers.extend([
             ("pool", Dtype::F32, vec![self.pool.len(), h, w, C], f32_to_le_bytes(&pool)),
             ("target", Dtype::F32, vec![h, w, 4], f32_to_le_bytes(&self.target().rgba.data)),
             ("losses", Dtype::F64, vec![self.losses.len()], losses),
             ("optimizer", Dtype::U8, vec![optimizer.len()], optimizer),
-        ];
+        ]);
         let views: Vec<(&str, TensorView<'_>)> = buffers
             .iter()
             .map(|(name, dtype, shape, bytes)| (*name, TensorView::new(*dtype, shape.clone(), bytes).expect("shapes match")))
@@ -89,15 +90,8 @@ impl<B: AutodiffBackend> Trainer<B> {
         let (h, w) = (shape[0], shape[1]);
         let target = Target { rgba: Grid::from_data(w, h, 4, read_f32("target", &target_view, &shape).map_err(fail)?).expect("shape checked") };
 
-        let mut weights = crate::model::GrowingWeights::zeros(Default::default());
-        for (name, slot, shape) in [
-            ("w1", &mut weights.w1, vec![48, 128]),
-            ("b1", &mut weights.b1, vec![128]),
-            ("w2", &mut weights.w2, vec![128, 16]),
-            ("b2", &mut weights.b2, vec![16]),
-        ] {
-            *slot = read_f32(name, &tensor(name)?, &shape).map_err(fail)?;
-        }
+        let mut weights = crate::model::GrowingWeights::zeros(config.spec());
+        weights.read_tensors(&st).map_err(fail)?;
         let pool_view = tensor("pool")?;
         let pool_len = pool_view.shape().first().copied().unwrap_or(0);
         let pool_data = read_f32("pool", &pool_view, &[pool_len, h, w, C]).map_err(fail)?;

@@ -3,6 +3,7 @@
 use burn::prelude::*;
 
 use crate::model::GrowingMode;
+use crate::model::spec::GrowingSpec;
 
 /// Hyper-parameters of growing-NCA training (defaults: the Distill notebook).
 #[derive(Config, Debug)]
@@ -55,9 +56,17 @@ pub struct TrainConfig {
     /// Seed of the trainer's RNG (pool sampling, damage, initial weights, fire hashes).
     #[config(default = 0)]
     pub seed: u64,
+    /// Name of the target, recorded as the trained model's `nca.target`.
+    #[config(default = "String::new()")]
+    pub target_name: String,
 }
 
 impl TrainConfig {
+    /// The spec of the model this recipe trains.
+    pub fn spec(&self) -> GrowingSpec {
+        GrowingSpec { fire_rate: self.fire_rate, mode: self.mode, target: self.target_name.clone() }
+    }
+
     /// The learning rate at `iteration` (piecewise constant, one drop).
     pub fn learning_rate_at(&self, iteration: usize) -> f64 {
         if iteration < self.lr_drop_at { self.learning_rate } else { self.learning_rate_after }

@@ -15,7 +15,7 @@ use super::model::{GrowingNca, fire_mask};
 use super::rng::Pcg32;
 use crate::model::grid::{Edit, Grid};
 use crate::model::perception::SobelPair;
-use crate::model::spec::{GROWING_CHANNELS as C, GROWING_HIDDEN, GROWING_PERCEPTION, GrowingMode, GrowingSpec};
+use crate::model::spec::{GROWING_CHANNELS as C, GROWING_HIDDEN, GROWING_PERCEPTION, GrowingMode};
 use crate::model::target::Target;
 use crate::model::GrowingWeights;
 
@@ -57,8 +57,7 @@ impl<B: AutodiffBackend> Trainer<B> {
     /// nothing and training starts from a stable seed), pool filled with seeds.
     pub fn new(config: TrainConfig, target: Target, device: B::Device) -> Self {
         let mut rng = Pcg32::new(config.seed);
-        let spec = GrowingSpec { fire_rate: config.fire_rate, mode: config.mode, target: String::new() };
-        let mut init = GrowingWeights::zeros(spec);
+        let mut init = GrowingWeights::zeros(config.spec());
         let limit = (6.0 / (GROWING_PERCEPTION + GROWING_HIDDEN) as f32).sqrt();
         init.w1.iter_mut().for_each(|w| *w = rng.range_f32(-limit, limit));
         Self::from_weights(config, target, &init, rng, device)
@@ -87,10 +86,9 @@ impl<B: AutodiffBackend> Trainer<B> {
         }
     }
 
-    /// The current weights (inference copy, no autodiff).
+    /// The current weights (inference copy, no autodiff), with the recipe's spec.
     pub fn weights(&self) -> GrowingWeights {
-        let spec = GrowingSpec { fire_rate: self.config.fire_rate, mode: self.config.mode, target: String::new() };
-        self.model.valid().to_weights(spec)
+        self.model.valid().to_weights(self.config.spec())
     }
 
     /// The target being learned.
