@@ -5,6 +5,7 @@ use burn::prelude::*;
 use nca_sandbox::cli::bench::{alive_grid, bench_weights};
 use nca_sandbox::model::perception::SobelPair;
 use nca_sandbox::model::{NcaWeights, fire};
+use nca_sandbox::train::model::host_alive_mask;
 use nca_sandbox::train::{GrowingNca, fire_mask};
 
 type Plain = NdArray<f64>;
@@ -14,12 +15,17 @@ const SIZE: usize = 8;
 const STEPS: u32 = 3;
 
 /// RGBA MSE after `STEPS` steps from a fully alive random state, against a fixed pattern.
-fn rollout_loss<B: Backend>(module: &GrowingNca<B>, device: &B::Device) -> Tensor<B, 1> {
+/// `active`: step with [`GrowingNca::step_active`] (as training does) instead of the dense step.
+fn rollout_loss<B: Backend>(module: &GrowingNca<B>, active: bool, device: &B::Device) -> Tensor<B, 1> {
     let start = alive_grid(SIZE);
     let mut state = Tensor::<B, 4>::from_data(TensorData::new(start.data.clone(), [1, SIZE, SIZE, 16]), device);
+    let mut alive = host_alive_mask(&state);
     for step in 0..STEPS {
-        let fire = fire_mask::<B>(&[7], step, SIZE, SIZE, 0.5, device);
-        state = module.step(state, fire, &SobelPair::default());
+        if active {
+            (state, alive) = module.step_active(state, &alive, &[7], step, 0.5, &SobelPair::default());
+        } else {
+            state = module.step(state, fire_mask::<B>(&[7], step, SIZE, SIZE, 0.5, device), &SobelPair::default());
+        }
     }
     let target: Vec<f32> = (0..SIZE * SIZE * 4).map(|i| (fire::pcg(i as u32 + 99) % 1000) as f32 / 1000.0).collect();
     let target = Tensor::<B, 4>::from_data(TensorData::new(target, [1, SIZE, SIZE, 4]), device);
@@ -33,15 +39,24 @@ fn loss_of(tensors: &[Vec<f64>; 4]) -> f64 {
     let t2 = |d: &Vec<f64>, shape: [usize; 2]| Param::from_tensor(Tensor::<Plain, 2>::from_data(TensorData::new(d.clone(), shape), &device));
     let t1 = |d: &Vec<f64>| Param::from_tensor(Tensor::<Plain, 1>::from_data(TensorData::new(d.clone(), [d.len()]), &device));
     let module = GrowingNca { w1: t2(&tensors[0], [48, 128]), b1: t1(&tensors[1]), w2: t2(&tensors[2], [128, 16]), b2: t1(&tensors[3]) };
-    rollout_loss(&module, &device).into_scalar()
+    rollout_loss(&module, false, &device).into_scalar()
 }
 
 #[test]
 fn gradients_match_finite_differences() {
+    gradients_match_finite_differences_on(false);
+}
+
+#[test]
+fn active_cell_gradients_match_finite_differences() {
+    gradients_match_finite_differences_on(true);
+}
+
+fn gradients_match_finite_differences_on(active: bool) {
     let NcaWeights::Growing(weights) = bench_weights();
     let device = Default::default();
     let module = GrowingNca::<Diff>::from_weights(&weights, &device);
-    let grads = rollout_loss(&module, &device).backward();
+    let grads = rollout_loss(&module, active, &device).backward();
     let grad = |t: Option<Tensor<Plain, 2>>| t.unwrap().into_data().to_vec::<f64>().unwrap();
     let g_w1 = grad(module.w1.grad(&grads));
     let g_w2 = grad(module.w2.grad(&grads));

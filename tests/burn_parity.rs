@@ -9,6 +9,7 @@ use nca_sandbox::cli::bench::{alive_grid, bench_weights};
 use nca_sandbox::model::perception::SobelPair;
 use nca_sandbox::model::spec::GrowingSpec;
 use nca_sandbox::model::{Grid, NcaWeights, cpu};
+use nca_sandbox::train::model::host_alive_mask;
 use nca_sandbox::train::{GrowingNca, fire_mask};
 
 type B = NdArray<f32>;
@@ -25,17 +26,34 @@ fn to_grids(t: Tensor<B, 4>) -> Vec<Grid> {
     data.chunks(h * w * c).take(n).map(|d| Grid::from_data(w, h, c, d.to_vec()).unwrap()).collect()
 }
 
-fn burn_run(weights: &NcaWeights, start: &[&Grid], seeds: &[u32], first: u32, steps: u32, sobel: &SobelPair) -> Vec<Grid> {
+/// The two ways the module steps: every cell (`step`), or only the active cells (`step_active`,
+/// which training uses).
+#[derive(Clone, Copy, Debug)]
+enum Path {
+    Dense,
+    Active,
+}
+
+const PATHS: [Path; 2] = [Path::Dense, Path::Active];
+
+fn burn_run_on(path: Path, weights: &NcaWeights, start: &[&Grid], seeds: &[u32], first: u32, steps: u32, sobel: &SobelPair) -> Vec<Grid> {
     let NcaWeights::Growing(w) = weights;
     let device = Default::default();
     let module = GrowingNca::<B>::from_weights(w, &device);
     let (h, wd) = (start[0].height, start[0].width);
     let mut state = to_tensor(start);
+    let mut alive = host_alive_mask(&state);
     for s in 0..steps {
-        let fire = fire_mask::<B>(seeds, first + s, h, wd, w.spec.fire_rate, &device);
-        state = module.step(state, fire, sobel);
+        match path {
+            Path::Dense => state = module.step(state, fire_mask::<B>(seeds, first + s, h, wd, w.spec.fire_rate, &device), sobel),
+            Path::Active => (state, alive) = module.step_active(state, &alive, seeds, first + s, w.spec.fire_rate, sobel),
+        }
     }
     to_grids(state)
+}
+
+fn burn_run(weights: &NcaWeights, start: &[&Grid], seeds: &[u32], first: u32, steps: u32, sobel: &SobelPair) -> Vec<Grid> {
+    burn_run_on(Path::Dense, weights, start, seeds, first, steps, sobel)
 }
 
 fn cpu_run(weights: &NcaWeights, grid: &Grid, seed: u32, first: u32, steps: u32, sobel: &SobelPair) -> Grid {
@@ -60,9 +78,11 @@ fn one_burn_step_equals_the_cpu_step() {
     for (name, weights, state) in [("lizard@60", liz, grown), ("random-alive", bench_weights(), alive_grid(40))] {
         for sobel in [SobelPair::default(), SobelPair::rotated_degrees(30.0)] {
             let expected = cpu_run(&weights, &state, 11, 60, 1, &sobel);
-            let got = burn_run(&weights, &[&state], &[11], 60, 1, &sobel).remove(0);
-            let (max, _) = diff(&got.data, &expected.data);
-            assert!(max <= 1e-5, "{name}: Burn step differs from the CPU by {max:e}");
+            for path in PATHS {
+                let got = burn_run_on(path, &weights, &[&state], &[11], 60, 1, &sobel).remove(0);
+                let (max, _) = diff(&got.data, &expected.data);
+                assert!(max <= 1e-5, "{name} ({path:?}): Burn step differs from the CPU by {max:e}");
+            }
             assert_ne!(expected.data, state.data, "{name}: the step changed nothing");
         }
     }
@@ -73,14 +93,28 @@ fn a_batch_with_its_own_seeds_follows_the_cpu_trajectories() {
     let liz = lizard();
     let seed_grid = Grid::seeded(48, 48, 16);
     let seeds = [3u32, 4];
-    let got = burn_run(&liz, &[&seed_grid, &seed_grid], &seeds, 0, 40, &SobelPair::default());
-    for (grid, &seed) in got.iter().zip(&seeds) {
-        let expected = cpu_run(&liz, &seed_grid, seed, 0, 40, &SobelPair::default());
-        let (max, mean) = diff(&grid.data, &expected.data);
-        assert!(mean <= 1e-4, "seed {seed}: mean diff {mean:e} (max {max:e})");
-        assert_eq!(grid.alive_mask(), expected.alive_mask(), "seed {seed}: alive masks differ");
+    for path in PATHS {
+        let got = burn_run_on(path, &liz, &[&seed_grid, &seed_grid], &seeds, 0, 40, &SobelPair::default());
+        for (grid, &seed) in got.iter().zip(&seeds) {
+            let expected = cpu_run(&liz, &seed_grid, seed, 0, 40, &SobelPair::default());
+            let (max, mean) = diff(&grid.data, &expected.data);
+            assert!(mean <= 1e-4, "seed {seed} ({path:?}): mean diff {mean:e} (max {max:e})");
+            assert_eq!(grid.alive_mask(), expected.alive_mask(), "seed {seed} ({path:?}): alive masks differ");
+        }
+        assert_ne!(got[0].data, got[1].data, "different seeds must give different trajectories");
     }
-    assert_ne!(got[0].data, got[1].data, "different seeds must give different trajectories");
+}
+
+#[test]
+fn the_active_cell_step_matches_the_dense_step_at_the_border() {
+    // Fully alive grid: the border cells' outside neighbours must read as zero on both paths.
+    let weights = bench_weights();
+    let state = alive_grid(12);
+    let dense = burn_run_on(Path::Dense, &weights, &[&state], &[9], 0, 3, &SobelPair::default()).remove(0);
+    let active = burn_run_on(Path::Active, &weights, &[&state], &[9], 0, 3, &SobelPair::default()).remove(0);
+    let (max, _) = diff(&dense.data, &active.data);
+    assert!(max <= 1e-5, "active-cell step differs from the dense step by {max:e}");
+    assert_ne!(dense.data, state.data);
 }
 
 #[test]

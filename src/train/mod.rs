@@ -12,5 +12,6 @@ pub mod rng;
 pub mod trainer;
 
 pub use config::TrainConfig;
+pub use rng::Pcg32;
 pub use model::{GrowingNca, fire_mask};
 pub use trainer::{IterationStats, Trainer};

@@ -11,7 +11,7 @@ use burn::prelude::*;
 use burn::tensor::backend::AutodiffBackend;
 
 use super::config::TrainConfig;
-use super::model::{GrowingNca, fire_mask};
+use super::model::{GrowingNca, host_alive_mask};
 use super::rng::Pcg32;
 use crate::model::grid::{Edit, Grid};
 use crate::model::perception::SobelPair;
@@ -139,9 +139,9 @@ impl<B: AutodiffBackend> Trainer<B> {
         let data: Vec<f32> = samples.iter().flat_map(|g| g.data.iter().copied()).collect();
         let mut state = Tensor::<B, 4>::from_data(TensorData::new(data, [batch, h, w, C]), &self.device);
         let sobel = SobelPair::default();
+        let mut alive = host_alive_mask(&state);
         for step in 0..steps {
-            let fire = fire_mask::<B>(&seeds, step, h, w, cfg.fire_rate, &self.device);
-            state = self.model.step(state, fire, &sobel);
+            (state, alive) = self.model.step_active(state, &alive, &seeds, step, cfg.fire_rate, &sobel);
         }
         let target = Tensor::<B, 4>::from_data(
             TensorData::new(self.target.rgba.data.clone(), [1, h, w, 4]),
