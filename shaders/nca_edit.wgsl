@@ -5,6 +5,7 @@
 @group(0) @binding(0) var<uniform> params: StepParams;
 @group(0) @binding(1) var<storage, read_write> state: array<f32>;
 @group(0) @binding(5) var<storage, read> edits: array<Edit>;
+@group(0) @binding(6) var<storage, read_write> species: array<u32>;
 
 @compute @workgroup_size(8, 8, 1)
 fn apply_edits(@builtin(global_invocation_id) id: vec3<u32>) {
@@ -25,6 +26,7 @@ fn apply_edits(@builtin(global_invocation_id) id: vec3<u32>) {
             for (var c = 0u; c < CHANNELS; c++) {
                 state[base + c] = select(0.0, 1.0, c >= ALPHA);
             }
+            species[id.y * params.width + id.x] = edit.species;
         }
         if erase {
             for (var c = 0u; c < CHANNELS; c++) {

@@ -8,7 +8,12 @@
 // four hidden units are computed at once, and every component still sums its terms in the
 // CPU reference's order (neighbours row-major, inputs ascending, hidden units ascending),
 // so the two agree to rounding.
-#import nca::types::{StepParams, ALIVE_THRESHOLD, W1, B1, W2, B2, fires}
+//
+// Each cell is updated by its species' block of the weights buffer. The species for the step
+// is the cell's own if it is living, else that of its living neighbour with the largest alpha
+// (src/model/cpu.rs, `species_for_step`); `update` packs it with the pre-alive flag and `mask`
+// stores it.
+#import nca::types::{StepParams, ALIVE_THRESHOLD, W1, B1, W2, B2, WEIGHTS_LEN, SPECIES_STRIDE, fires}
 
 const CELL_VEC4S: u32 = 4u;       // 16 channels
 const HIDDEN_VEC4S: u32 = 32u;     // 128 hidden units
@@ -17,7 +22,9 @@ const HIDDEN_VEC4S: u32 = 32u;     // 128 hidden units
 @group(0) @binding(1) var<storage, read_write> state: array<vec4<f32>>;
 @group(0) @binding(2) var<storage, read_write> scratch: array<vec4<f32>>;
 @group(0) @binding(3) var<storage, read> weights: array<vec4<f32>>;
+// Bit 0: alive before the update; bits 1..: the species the cell was updated as.
 @group(0) @binding(4) var<storage, read_write> pre_alive: array<u32>;
+@group(0) @binding(6) var<storage, read_write> species: array<u32>;
 
 fn alpha_at(x: i32, y: i32) -> f32 {
     if x < 0 || y < 0 || x >= i32(params.width) || y >= i32(params.height) {
@@ -49,9 +56,29 @@ fn update(@builtin(global_invocation_id) id: vec3<u32>) {
             }
         }
     }
-    pre_alive[id.y * params.width + id.x] = select(0u, 1u, pre);
+    let cell = id.y * params.width + id.x;
+    var kind = species[cell];
+    if alpha_at(x, y) <= ALIVE_THRESHOLD {
+        var best = ALIVE_THRESHOLD;
+        for (var dy = -1; dy <= 1; dy++) {
+            for (var dx = -1; dx <= 1; dx++) {
+                let a = alpha_at(x + dx, y + dy);
+                if a > best {
+                    best = a;
+                    kind = species[u32(y + dy) * params.width + u32(x + dx)];
+                }
+            }
+        }
+    }
+    if kind >= params.species_count {
+        kind = 0u;
+    }
+    pre_alive[cell] = select(0u, 1u, pre) | (kind << 1u);
+    // This species' block, in vec4s.
+    let wb = kind * (SPECIES_STRIDE / 4u);
+    let fire_threshold = bitcast<u32>(weights[wb + WEIGHTS_LEN / 4u].x);
 
-    if !needed || !fires(params.seed, params.step, id.x, id.y, params.fire_threshold) {
+    if !needed || !fires(params.seed, params.step, id.x, id.y, fire_threshold) {
         for (var c = 0u; c < CELL_VEC4S; c++) {
             scratch[base + c] = state[base + c];
         }
@@ -100,27 +127,27 @@ fn update(@builtin(global_invocation_id) id: vec3<u32>) {
         }
     }
 
-    var d0 = weights[B2 / 4u];
-    var d1 = weights[B2 / 4u + 1u];
-    var d2 = weights[B2 / 4u + 2u];
-    var d3 = weights[B2 / 4u + 3u];
+    var d0 = weights[wb + B2 / 4u];
+    var d1 = weights[wb + B2 / 4u + 1u];
+    var d2 = weights[wb + B2 / 4u + 2u];
+    var d3 = weights[wb + B2 / 4u + 3u];
     for (var q = 0u; q < HIDDEN_VEC4S; q++) {
         // Hidden units 4q .. 4q+3, inputs in ascending order (filter-major).
-        var h = weights[B1 / 4u + q];
-        h = accumulate(h, s0, 0u, q);
-        h = accumulate(h, s1, 1u, q);
-        h = accumulate(h, s2, 2u, q);
-        h = accumulate(h, s3, 3u, q);
-        h = accumulate(h, gx0, 4u, q);
-        h = accumulate(h, gx1, 5u, q);
-        h = accumulate(h, gx2, 6u, q);
-        h = accumulate(h, gx3, 7u, q);
-        h = accumulate(h, gy0, 8u, q);
-        h = accumulate(h, gy1, 9u, q);
-        h = accumulate(h, gy2, 10u, q);
-        h = accumulate(h, gy3, 11u, q);
+        var h = weights[wb + B1 / 4u + q];
+        h = accumulate(h, s0, wb + 0u * 4u * HIDDEN_VEC4S, q);
+        h = accumulate(h, s1, wb + 1u * 4u * HIDDEN_VEC4S, q);
+        h = accumulate(h, s2, wb + 2u * 4u * HIDDEN_VEC4S, q);
+        h = accumulate(h, s3, wb + 3u * 4u * HIDDEN_VEC4S, q);
+        h = accumulate(h, gx0, wb + 4u * 4u * HIDDEN_VEC4S, q);
+        h = accumulate(h, gx1, wb + 5u * 4u * HIDDEN_VEC4S, q);
+        h = accumulate(h, gx2, wb + 6u * 4u * HIDDEN_VEC4S, q);
+        h = accumulate(h, gx3, wb + 7u * 4u * HIDDEN_VEC4S, q);
+        h = accumulate(h, gy0, wb + 8u * 4u * HIDDEN_VEC4S, q);
+        h = accumulate(h, gy1, wb + 9u * 4u * HIDDEN_VEC4S, q);
+        h = accumulate(h, gy2, wb + 10u * 4u * HIDDEN_VEC4S, q);
+        h = accumulate(h, gy3, wb + 11u * 4u * HIDDEN_VEC4S, q);
         // ReLU, then hidden → update; w2 row j = 4q + u holds 4 vec4.
-        let row = W2 / 4u + q * 4u * CELL_VEC4S;
+        let row = wb + W2 / 4u + q * 4u * CELL_VEC4S;
         if h.x > 0.0 {
             d0 += h.x * weights[row];
             d1 += h.x * weights[row + 1u];
@@ -152,10 +179,11 @@ fn update(@builtin(global_invocation_id) id: vec3<u32>) {
     scratch[base + 3u] = s3 + d3;
 }
 
-// Adds inputs 4·i4 .. 4·i4+3 (the components of `p`) times their w1 rows to hidden units
-// 4q .. 4q+3. w1 row i holds 32 vec4; unit block q sits at i · 32 + q.
-fn accumulate(h: vec4<f32>, p: vec4<f32>, i4: u32, q: u32) -> vec4<f32> {
-    let row = W1 / 4u + i4 * 4u * HIDDEN_VEC4S + q;
+// Adds four inputs (the components of `p`) times their w1 rows to hidden units 4q .. 4q+3.
+// `first_row` is where the first input's row starts (vec4s, species block included): w1 row
+// i holds 32 vec4, and unit block q sits at i · 32 + q.
+fn accumulate(h: vec4<f32>, p: vec4<f32>, first_row: u32, q: u32) -> vec4<f32> {
+    let row = W1 / 4u + first_row + q;
     var acc = h;
     acc += p.x * weights[row];
     acc += p.y * weights[row + HIDDEN_VEC4S];
@@ -182,7 +210,9 @@ fn mask(@builtin(global_invocation_id) id: vec3<u32>) {
         }
     }
     let cell = id.y * params.width + id.x;
-    let keep = post && pre_alive[cell] == 1u;
+    let packed = pre_alive[cell];
+    let keep = post && (packed & 1u) == 1u;
+    species[cell] = packed >> 1u;
     let base = cell * CELL_VEC4S;
     for (var c = 0u; c < CELL_VEC4S; c++) {
         state[base + c] = select(vec4<f32>(0.0), scratch[base + c], keep);

@@ -14,6 +14,10 @@ const B1: u32 = 6144u;   // 48 * 128
 const W2: u32 = 6272u;   // B1 + 128
 const B2: u32 = 8320u;   // W2 + 128 * 16
 const WEIGHTS_LEN: u32 = 8336u;
+// Each species has one block: its weights, then its fire threshold (u32 bits) in a vec4.
+const SPECIES_STRIDE: u32 = 8340u;
+// The species palette of the species view (and the panel's legend, src/ui).
+const SPECIES_VIEW: u32 = 16u;
 
 const EDIT_ERASE_DISC: u32 = 1u;
 const EDIT_PLANT_SEED: u32 = 2u;
@@ -29,7 +33,7 @@ struct StepParams {
     fire_threshold: u32,
     edit_count: u32,
     view_channel: u32,
-    pad_a: u32,
+    species_count: u32,
     // Rows of the rotated Sobel kernels (xyz used).
     sobel_x: array<vec4<f32>, 3>,
     sobel_y: array<vec4<f32>, 3>,
@@ -43,6 +47,8 @@ struct Edit {
     cell: vec2<u32>,      // PLANT_SEED: the cell; ERASE_RECT: first cell inside
     cell_end: vec2<u32>,  // ERASE_RECT: first cell past the rectangle
     center: vec2<f32>,    // ERASE_DISC
+    species: u32,         // PLANT_SEED
+    pad_e: u32,
 }
 
 // PCG-RXS-M-XS; see src/model/fire.rs for the contract.

@@ -77,7 +77,7 @@ fn edits_match_the_reference(gpu: &mut HeadlessGpu) {
     gpu.upload(entity, &expected, 80);
     let edits = [
         Edit::EraseDisc { center: [40.3, 33.0], radius: 7.5 },
-        Edit::PlantSeed { x: 10, y: 60 },
+        Edit::PlantSeed { x: 10, y: 60, species: 0 },
         Edit::EraseDisc { center: [0.0, 0.0], radius: 3.0 },
         Edit::EraseRect { min: [36, 0], max: [72, 72] },
         Edit::EraseRect { min: [5, 50], max: [9, 200] },
@@ -202,12 +202,49 @@ fn display_texture_shows_premultiplied_rgb_over_the_background(gpu: &mut Headles
     assert!(lit > 300, "the picture should show the lizard ({lit} green cells)");
 }
 
+fn two_species_share_a_grid(gpu: &mut HeadlessGpu) {
+    use nca_sandbox::model::import;
+    use nca_sandbox::sim::CaGrid;
+    let liz = lizard();
+    let ladybug = import::load_model_file(common::reference("weights/growing_ca_webgl8/ex3_1f41e.json")).unwrap();
+    let (NcaWeights::Growing(a), NcaWeights::Growing(b)) = (&liz, &ladybug);
+    // The lizard from the centre seed, a ladybug seed planted to its right: they meet.
+    let plant = Edit::PlantSeed { x: 80, y: 32, species: 1 };
+    let mut expected = Grid::seeded(96, 64, 16);
+    expected.apply(&plant);
+    cpu::run_species(&[a, b], &mut expected, 4, 0, 150, &SobelPair::default());
+
+    let lizard_model = gpu.add_model(liz.clone());
+    let ladybug_model = gpu.add_model(ladybug.clone());
+    let entity = gpu.spawn_grid(lizard_model, 96, 64, 4);
+    let species = gpu.app_mut().world_mut().get_mut::<CaGrid>(entity).unwrap().species_of(&ladybug_model);
+    assert_eq!(species, 1);
+    gpu.edit(entity, plant);
+    gpu.run(entity, 150, 16);
+    let got = gpu.read(entity).unwrap().grid;
+    gpu.app_mut().world_mut().despawn(entity);
+
+    let (max, mean) = diff(&got.data, &expected.data);
+    assert!(mean <= 1e-3, "two species: mean abs diff after 150 steps {mean:e} (max {max:e})");
+    assert_eq!(got.alive_mask(), expected.alive_mask(), "two species: alive masks differ");
+    assert_eq!(got.species, expected.species, "two species: species ids differ from the CPU reference");
+    let living = |g: &Grid, s: u32| (0..g.cells()).filter(|&i| g.species[i] == s && g.data[i * 16 + 3] > 0.1).count();
+    let (lizards, ladybugs) = (living(&got, 0), living(&got, 1));
+    assert!(lizards > 200 && ladybugs > 200, "both species must grow: {lizards} lizard cells, {ladybugs} ladybug cells");
+    // The ladybug's cells really ran the ladybug's weights: a lizard-only grid differs there.
+    let mut lizard_only = Grid::seeded(96, 64, 16);
+    lizard_only.apply(&plant);
+    cpu::run_species(&[a], &mut lizard_only, 4, 0, 150, &SobelPair::default());
+    assert_ne!(lizard_only.data, got.data);
+}
+
 #[test]
 fn gpu_step_matches_cpu_reference() {
     let mut gpu = HeadlessGpu::new().unwrap_or_else(|e| panic!("GPU unavailable: {e}"));
     eprintln!("adapter: {}", gpu.adapter);
     type Check = fn(&mut HeadlessGpu);
-    let checks: [(&str, Check); 10] = [
+    let checks: [(&str, Check); 11] = [
+        ("two species share a grid", two_species_share_a_grid),
         ("display texture shows premultiplied RGB over the background", display_texture_shows_premultiplied_rgb_over_the_background),
         ("resize restarts from a seed", resize_restarts_from_a_seed),
         ("oversized grid is a clear error", oversized_grid_is_a_clear_error),

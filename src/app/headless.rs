@@ -73,7 +73,7 @@ impl HeadlessGpu {
         self.app
             .world_mut()
             .entity_mut(entity)
-            .insert(GridStateUpload { data: Arc::new(grid.data.clone()), step });
+            .insert(GridStateUpload { data: Arc::new(grid.data.clone()), species: Some(Arc::new(grid.species.clone())), step });
         self.app.update();
     }
 

@@ -57,14 +57,17 @@ pub(crate) fn dispatch_grids(
             }
         }
         if let Some(id) = work.readback {
+            // One staging buffer: the state, then the species ids.
             let size = grid.state_bytes();
+            let species_size = grid.width as u64 * grid.height as u64 * 4;
             let staging = device.create_buffer(&BufferDescriptor {
                 label: Some("nca_readback"),
-                size,
+                size: size + species_size,
                 usage: BufferUsages::MAP_READ | BufferUsages::COPY_DST,
                 mapped_at_creation: false,
             });
             encoder.copy_buffer_to_buffer(&grid.state, 0, &staging, 0, size);
+            encoder.copy_buffer_to_buffer(&grid.species, 0, &staging, size, species_size);
             readbacks.copied.push(PendingReadback {
                 id,
                 entity,

@@ -30,8 +30,8 @@ pub struct ExtractedGrid {
     pub seed: u32,
     /// Perception kernels.
     pub sobel: SobelPair,
-    /// The model.
-    pub model: AssetId<NcaModel>,
+    /// The model of each species id (index 0: the grid's model).
+    pub species: Vec<AssetId<NcaModel>>,
     /// What to do this frame.
     pub plan: GridFramePlan,
     /// How to draw it, if it is drawn.
@@ -55,7 +55,7 @@ pub(crate) fn extract_grids(
             height: grid.height,
             seed: grid.seed,
             sobel: grid.sobel(),
-            model: grid.model.id(),
+            species: grid.species_models().map(|m| m.id()).collect(),
             plan: plan.clone(),
             display: display.map(|d| ExtractedDisplay {
                 image: d.image.id(),

@@ -1,45 +1,43 @@
-//! Model weights as a render asset: one storage buffer per model, replaced when the asset changes.
+//! Model weights as a render asset: each model's species block, ready to be packed into the
+//! weights buffers of the grids that use it. Replacing the asset makes a new generation, which
+//! tells those grids to rewrite their buffers (the hot swap).
 
-use bevy::ecs::system::{SystemParamItem, lifetimeless::SRes};
+use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
+
+use bevy::ecs::system::SystemParamItem;
 use bevy::prelude::*;
 use bevy::render::render_asset::{PrepareAssetError, RenderAsset};
-use bevy::render::render_resource::{Buffer, BufferUsages, BufferInitDescriptor};
-use bevy::render::renderer::RenderDevice;
 
-use super::types::flatten_growing;
-use crate::model::{NcaWeights, fire};
+use super::types::species_block;
+use crate::model::NcaWeights;
 use crate::sim::NcaModel;
 
-/// A model's weights on the GPU.
+/// A model's weights as the GPU lays them out.
 pub struct GpuNcaModel {
-    /// Flat `w1 | b1 | w2 | b2`.
-    pub buffer: Buffer,
-    /// Integer fire threshold for the fire hash.
-    pub fire_threshold: u32,
+    /// The species block (see [`super::types::SPECIES_STRIDE`]).
+    pub block: Arc<Vec<f32>>,
+    /// Distinct for every prepared version of every model.
+    pub generation: u64,
     /// Channels per cell.
     pub channels: u32,
 }
 
 impl RenderAsset for GpuNcaModel {
     type SourceAsset = NcaModel;
-    type Param = SRes<RenderDevice>;
+    type Param = ();
 
     fn prepare_asset(
         source: Self::SourceAsset,
         _id: AssetId<NcaModel>,
-        device: &mut SystemParamItem<Self::Param>,
+        _param: &mut SystemParamItem<Self::Param>,
         _previous: Option<&Self>,
     ) -> Result<Self, PrepareAssetError<Self::SourceAsset>> {
+        static GENERATION: AtomicU64 = AtomicU64::new(1);
         let NcaWeights::Growing(w) = &*source.weights;
-        let flat = flatten_growing(w);
-        let buffer = device.create_buffer_with_data(&BufferInitDescriptor {
-            label: Some("nca_model_weights"),
-            contents: bytemuck::cast_slice(&flat),
-            usage: BufferUsages::STORAGE,
-        });
         Ok(Self {
-            buffer,
-            fire_threshold: fire::threshold(w.spec.fire_rate),
+            block: Arc::new(species_block(w)),
+            generation: GENERATION.fetch_add(1, Ordering::Relaxed),
             channels: source.weights.channels() as u32,
         })
     }

@@ -23,7 +23,8 @@ pub const WORKGROUP: u32 = 8;
 /// Layouts and pipeline ids of the NCA shaders.
 #[derive(Resource)]
 pub struct NcaPipelines {
-    /// Group 0: params, state, scratch, weights, pre-alive flags, edits.
+    /// Group 0: params, state, scratch, weights (one block per species), pre-alive flags,
+    /// edits, species ids.
     pub grid_layout: BindGroupLayoutDescriptor,
     /// Group 1 of the display pass: the output texture.
     pub display_layout: BindGroupLayoutDescriptor,
@@ -56,6 +57,7 @@ pub(crate) fn init_pipelines(mut commands: Commands, cache: Res<PipelineCache>, 
                 (3, storage_buffer_read_only_sized(false, None)),
                 (4, storage_buffer_sized(false, None)),
                 (5, storage_buffer_read_only_sized(false, None)),
+                (6, storage_buffer_sized(false, None)),
             ),
         ),
     );

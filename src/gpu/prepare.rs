@@ -16,7 +16,7 @@ use super::model_buffer::GpuNcaModel;
 use super::pipeline::NcaPipelines;
 use super::readback::ReadbackSender;
 use crate::sim::ReadbackResult;
-use super::types::{GpuEdit, GpuStepParams};
+use super::types::{GpuEdit, GpuStepParams, SPECIES_STRIDE};
 
 /// What `dispatch_grids` records for a grid this frame.
 #[derive(Clone, Debug, Default)]
@@ -45,8 +45,16 @@ pub struct CachedGrid {
     pub state: Buffer,
     /// The other half of the ping-pong pair: the unmasked update.
     pub scratch: Buffer,
-    /// Per-cell pre-update alive flags.
+    /// Per-cell pre-update alive flags, packed with the species of the step.
     pub pre_alive: Buffer,
+    /// Per-cell species ids.
+    pub species: Buffer,
+    /// One weights block per species.
+    pub weights: Buffer,
+    /// Species blocks `weights` can hold.
+    pub weights_capacity: u32,
+    /// Generations of the models whose blocks `weights` holds, by species id.
+    pub weights_generations: Vec<u64>,
     /// Step params, one aligned entry per dispatch.
     pub params: Buffer,
     /// Entries `params` can hold.
@@ -58,7 +66,7 @@ pub struct CachedGrid {
     /// Entries `edits` can hold.
     pub edits_capacity: u32,
     /// Group 0 and the buffers it was built from.
-    pub bind_group: Option<(BindGroup, [BufferId; 6])>,
+    pub bind_group: Option<(BindGroup, [BufferId; 7])>,
     /// Group 1 of the display pass, its storage view, and the texture they were built for.
     pub display_bind_group: Option<(BindGroup, TextureView, TextureId)>,
     /// This frame's work.
@@ -100,6 +108,10 @@ impl CachedGrid {
             state: storage(device, "nca_state", state_bytes, BufferUsages::COPY_SRC),
             scratch: storage(device, "nca_scratch", state_bytes, BufferUsages::empty()),
             pre_alive: storage(device, "nca_pre_alive", cells * 4, BufferUsages::empty()),
+            species: storage(device, "nca_species", cells * 4, BufferUsages::COPY_SRC),
+            weights: storage(device, "nca_weights", SPECIES_STRIDE as u64 * 4, BufferUsages::empty()),
+            weights_capacity: 1,
+            weights_generations: Vec::new(),
             params: uniform(device, params_stride as u64 * 4),
             params_capacity: 4,
             params_stride,
@@ -134,15 +146,17 @@ pub(crate) fn prepare_grids(
     cached.0.retain(|entity, _| extracted.0.iter().any(|g| g.entity == *entity));
 
     for grid in &extracted.0 {
-        let Some(model) = models.get(grid.model) else {
+        let species: Option<Vec<&GpuNcaModel>> = grid.species.iter().map(|id| models.get(*id)).collect();
+        let Some(species) = species.filter(|s| !s.is_empty() && s.iter().all(|m| m.channels == s[0].channels)) else {
             if grid.plan.has_work() {
-                warn!("grid {:?}: model not on the GPU yet, frame skipped", grid.entity);
+                warn!("grid {:?}: a species' model is not on the GPU yet, frame skipped", grid.entity);
             }
             if let Some(c) = cached.0.get_mut(&grid.entity) {
                 c.work = FrameWork::default();
             }
             continue;
         };
+        let model = species[0];
         let state_bytes = grid.width as u64 * grid.height as u64 * model.channels as u64 * 4;
         let limit = device.limits().max_storage_buffer_binding_size;
         if state_bytes > limit {
@@ -179,9 +193,10 @@ pub(crate) fn prepare_grids(
             height: grid.height,
             seed: grid.seed,
             step: plan.first_step,
-            fire_threshold: model.fire_threshold,
+            fire_threshold: model.block[super::types::flatten_len()].to_bits(),
             edit_count: plan.edits.len() as u32,
             view_channel: grid.display.as_ref().map_or(0, |d| d.view_channel),
+            species_count: species.len() as u32,
             ..default()
         };
         params.set_sobel(&grid.sobel);
@@ -208,9 +223,30 @@ pub(crate) fn prepare_grids(
         }
         if let Some(data) = &plan.upload {
             queue.write_buffer(&c.state, 0, bytemuck::cast_slice(data.as_slice()));
+            let zeros;
+            let ids: &[u32] = match &plan.upload_species {
+                Some(ids) => ids.as_slice(),
+                None => {
+                    zeros = vec![0u32; (grid.width * grid.height) as usize];
+                    &zeros
+                }
+            };
+            queue.write_buffer(&c.species, 0, bytemuck::cast_slice(ids));
         }
 
-        let key = [c.state.id(), c.scratch.id(), model.buffer.id(), c.pre_alive.id(), c.edits.id(), c.params.id()];
+        // The weights buffer is rewritten only when a species is added, removed or hot-swapped.
+        let generations: Vec<u64> = species.iter().map(|m| m.generation).collect();
+        if generations != c.weights_generations {
+            if species.len() as u32 > c.weights_capacity {
+                c.weights_capacity = (species.len() as u32).next_power_of_two();
+                c.weights = storage(&device, "nca_weights", c.weights_capacity as u64 * SPECIES_STRIDE as u64 * 4, BufferUsages::empty());
+            }
+            let packed: Vec<f32> = species.iter().flat_map(|m| m.block.iter().copied()).collect();
+            queue.write_buffer(&c.weights, 0, bytemuck::cast_slice(&packed));
+            c.weights_generations = generations;
+        }
+
+        let key = [c.state.id(), c.scratch.id(), c.weights.id(), c.pre_alive.id(), c.edits.id(), c.params.id(), c.species.id()];
         if c.bind_group.as_ref().is_none_or(|(_, k)| *k != key) {
             let layout = cache.get_bind_group_layout(&pipelines.grid_layout);
             let params_binding = BufferBinding {
@@ -225,9 +261,10 @@ pub(crate) fn prepare_grids(
                     (0, params_binding),
                     (1, c.state.as_entire_binding()),
                     (2, c.scratch.as_entire_binding()),
-                    (3, model.buffer.as_entire_binding()),
+                    (3, c.weights.as_entire_binding()),
                     (4, c.pre_alive.as_entire_binding()),
                     (5, c.edits.as_entire_binding()),
+                    (6, c.species.as_entire_binding()),
                 )),
             );
             c.bind_group = Some((group, key));

@@ -44,11 +44,18 @@ pub(crate) fn map_readbacks(
         let buffer = readback.buffer.clone();
         readback.buffer.slice(..).map_async(MapMode::Read, move |result| {
             let snapshot = result.map_err(|e| format!("GPU readback failed: {e}")).and_then(|()| {
-                let data: Vec<f32> = bytemuck::cast_slice(&buffer.slice(..).get_mapped_range()).to_vec();
+                let words: Vec<u32> = bytemuck::cast_slice(&buffer.slice(..).get_mapped_range()).to_vec();
                 buffer.unmap();
-                Grid::from_data(readback.width as usize, readback.height as usize, readback.channels as usize, data)
-                    .map(|grid| GridSnapshot { entity: readback.entity, step: readback.step, grid })
-                    .ok_or_else(|| "GPU readback returned the wrong size".to_string())
+                let cells = readback.width as usize * readback.height as usize;
+                let values = cells * readback.channels as usize;
+                if words.len() != values + cells {
+                    return Err("GPU readback returned the wrong size".to_string());
+                }
+                let data = words[..values].iter().map(|&w| f32::from_bits(w)).collect();
+                let mut grid = Grid::from_data(readback.width as usize, readback.height as usize, readback.channels as usize, data)
+                    .ok_or_else(|| "GPU readback returned the wrong size".to_string())?;
+                grid.species = words[values..].to_vec();
+                Ok(GridSnapshot { entity: readback.entity, step: readback.step, grid })
             });
             let _ = sender.send(ReadbackResult { id: readback.id, snapshot });
         });

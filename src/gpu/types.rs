@@ -17,14 +17,15 @@ pub struct GpuStepParams {
     pub seed: u32,
     /// The step number this dispatch computes.
     pub step: u32,
-    /// `fire::threshold(fire_rate)`.
+    /// Species 0's `fire::threshold(fire_rate)`, for shaders that need one; the step shader
+    /// reads each species' own from its weights block.
     pub fire_threshold: u32,
     /// Number of valid entries in the edits buffer.
     pub edit_count: u32,
     /// Channel to display (0–3: RGB view).
     pub view_channel: u32,
-    /// Padding (`pad_a` in WGSL).
-    pub _pad: u32,
+    /// Species with weights in the weights buffer; larger ids read as 0.
+    pub species_count: u32,
     /// Rows of the rotated Sobel-x kernel (`w` unused).
     pub sobel_x: [[f32; 4]; 3],
     /// Rows of the rotated Sobel-y kernel (`w` unused).
@@ -69,22 +70,44 @@ pub struct GpuEdit {
     pub cell_end: [u32; 2],
     /// Disc centre in cells (`ERASE_DISC`).
     pub center: [f32; 2],
+    /// Species of the seed (`PLANT_SEED`).
+    pub species: u32,
+    /// Padding (`pad_e` in WGSL).
+    pub _pad: u32,
 }
 
 impl From<&Edit> for GpuEdit {
     fn from(edit: &Edit) -> Self {
         match *edit {
             Edit::EraseDisc { center, radius } => Self { kind: edit_kind::ERASE_DISC, center, radius, ..Self::default() },
-            Edit::PlantSeed { x, y } => Self { kind: edit_kind::PLANT_SEED, cell: [x, y], ..Self::default() },
+            Edit::PlantSeed { x, y, species } => Self { kind: edit_kind::PLANT_SEED, cell: [x, y], species, ..Self::default() },
             Edit::EraseRect { min, max } => Self { kind: edit_kind::ERASE_RECT, cell: min, cell_end: max, ..Self::default() },
             Edit::Clear => Self { kind: edit_kind::CLEAR, ..Self::default() },
         }
     }
 }
 
+/// Floats per species in the weights buffer: `w1 | b1 | w2 | b2 | fire threshold, 0, 0, 0`
+/// (offsets in `nca_types.wgsl`; a multiple of 4 so every block starts on a `vec4`).
+pub const SPECIES_STRIDE: usize = 8340;
+
 /// The growing model flattened for the GPU: `w1 | b1 | w2 | b2` (offsets in `nca_types.wgsl`).
 pub fn flatten_growing(w: &crate::model::GrowingWeights) -> Vec<f32> {
     [&w.w1[..], &w.b1, &w.w2, &w.b2].concat()
+}
+
+/// Floats of the flat weights, where a species block's fire threshold sits.
+pub const fn flatten_len() -> usize {
+    8336
+}
+
+/// One species' block of the weights buffer: the flat weights, then its integer fire
+/// threshold stored bit for bit in a float slot.
+pub fn species_block(w: &crate::model::GrowingWeights) -> Vec<f32> {
+    let mut block = flatten_growing(w);
+    block.push(f32::from_bits(crate::model::fire::threshold(w.spec.fire_rate)));
+    block.resize(SPECIES_STRIDE, 0.0);
+    block
 }
 
 #[cfg(test)]
@@ -130,6 +153,10 @@ mod tests {
         assert!(crate::gpu::shaders::TYPES_WGSL.contains(&format!("const B1: u32 = {}u;", w.w1.len())));
         assert!(crate::gpu::shaders::TYPES_WGSL.contains(&format!("const W2: u32 = {}u;", w.w1.len() + w.b1.len())));
         assert!(crate::gpu::shaders::TYPES_WGSL.contains(&format!("const B2: u32 = {}u;", w.w1.len() + w.b1.len() + w.w2.len())));
+        assert!(crate::gpu::shaders::TYPES_WGSL.contains(&format!("const SPECIES_STRIDE: u32 = {SPECIES_STRIDE}u;")));
+        let block = species_block(&w);
+        assert_eq!(block.len(), SPECIES_STRIDE);
+        assert_eq!(block[flat.len()].to_bits(), crate::model::fire::threshold(w.spec.fire_rate));
     }
 
     #[test]

@@ -13,6 +13,9 @@ pub struct Grid {
     pub channels: usize,
     /// `height * width * channels` values.
     pub data: Vec<f32>,
+    /// The species of each cell, row-major: which model updates it (0 is the grid's first
+    /// model). See [`crate::model::cpu::species_for_step`] for how ids spread.
+    pub species: Vec<u32>,
 }
 
 /// A change to the grid made from outside the update rule (a person, a scenario, a test).
@@ -29,12 +32,14 @@ pub enum Edit {
         /// Disc radius, in cells.
         radius: f32,
     },
-    /// Make `(x, y)` a seed: RGB zero, alpha and hidden channels one.
+    /// Make `(x, y)` a seed of `species`: RGB zero, alpha and hidden channels one.
     PlantSeed {
         /// Column.
         x: u32,
         /// Row.
         y: u32,
+        /// The species id the seed (and what grows from it) carries.
+        species: u32,
     },
     /// Zero every cell with `min ≤ (x, y) < max` (component-wise).
     EraseRect {
@@ -50,19 +55,19 @@ pub enum Edit {
 impl Grid {
     /// An all-dead grid.
     pub fn new(width: usize, height: usize, channels: usize) -> Self {
-        Self { width, height, channels, data: vec![0.0; width * height * channels] }
+        Self { width, height, channels, data: vec![0.0; width * height * channels], species: vec![0; width * height] }
     }
 
     /// A dead grid with one seed in the centre: the usual start of a growing model.
     pub fn seeded(width: usize, height: usize, channels: usize) -> Self {
         let mut grid = Self::new(width, height, channels);
-        grid.apply(&Edit::PlantSeed { x: (width / 2) as u32, y: (height / 2) as u32 });
+        grid.apply(&Edit::PlantSeed { x: (width / 2) as u32, y: (height / 2) as u32, species: 0 });
         grid
     }
 
-    /// Wraps existing data; `None` if the length does not match the shape.
+    /// Wraps existing data (every cell species 0); `None` if the length does not match the shape.
     pub fn from_data(width: usize, height: usize, channels: usize, data: Vec<f32>) -> Option<Self> {
-        (data.len() == width * height * channels).then_some(Self { width, height, channels, data })
+        (data.len() == width * height * channels).then(|| Self { width, height, channels, data, species: vec![0; width * height] })
     }
 
     /// Number of cells.
@@ -91,12 +96,13 @@ impl Grid {
     pub fn apply(&mut self, edit: &Edit) {
         match *edit {
             Edit::Clear => self.data.fill(0.0),
-            Edit::PlantSeed { x, y } => {
+            Edit::PlantSeed { x, y, species } => {
                 let (x, y) = (x as usize, y as usize);
                 if x < self.width && y < self.height {
                     for (c, v) in self.cell_mut(x, y).iter_mut().enumerate() {
                         *v = if c >= ALPHA { 1.0 } else { 0.0 };
                     }
+                    self.species[y * self.width + x] = species;
                 }
             }
             Edit::EraseRect { min, max } => {
@@ -179,7 +185,7 @@ mod tests {
     #[test]
     fn seed_outside_grid_is_ignored() {
         let mut g = Grid::new(4, 4, 16);
-        g.apply(&Edit::PlantSeed { x: 9, y: 1 });
+        g.apply(&Edit::PlantSeed { x: 9, y: 1, species: 0 });
         assert!(g.data.iter().all(|&v| v == 0.0));
     }
 }

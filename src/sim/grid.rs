@@ -21,8 +21,11 @@ pub struct CaGrid {
     pub width: u32,
     /// Rows.
     pub height: u32,
-    /// The model that updates every cell.
+    /// The model of species 0: what the grid starts with and what every cell runs unless a
+    /// seed of another species was planted.
     pub model: Handle<NcaModel>,
+    /// The models of species 1, 2, …: planted with `Edit::PlantSeed { species, .. }`.
+    pub extra_species: Vec<Handle<NcaModel>>,
     /// Seed of the fire hash: with the same seed and edits, a rerun is identical.
     pub seed: u32,
     /// Steps run since the grid was created or reset.
@@ -44,6 +47,7 @@ impl CaGrid {
             width,
             height,
             model,
+            extra_species: Vec::new(),
             seed: 0,
             step: 0,
             paused: false,
@@ -56,6 +60,23 @@ impl CaGrid {
     /// The centre cell, where the default seed goes.
     pub fn center(&self) -> (u32, u32) {
         (self.width / 2, self.height / 2)
+    }
+
+    /// Every species' model, by species id.
+    pub fn species_models(&self) -> impl Iterator<Item = &Handle<NcaModel>> {
+        std::iter::once(&self.model).chain(&self.extra_species)
+    }
+
+    /// The species id of `model` in this grid, adding it as a new species if it is not one yet.
+    pub fn species_of(&mut self, model: &Handle<NcaModel>) -> u32 {
+        let existing = self.species_models().position(|m| m.id() == model.id());
+        match existing {
+            Some(id) => id as u32,
+            None => {
+                self.extra_species.push(model.clone());
+                self.extra_species.len() as u32
+            }
+        }
     }
 
     /// The kernels for the current rotation.
@@ -85,6 +106,8 @@ impl GridEdits {
 pub struct GridStateUpload {
     /// The new state.
     pub data: Arc<Vec<f32>>,
+    /// The species of every cell (`None`: all species 0).
+    pub species: Option<Arc<Vec<u32>>>,
     /// The step counter to continue from.
     pub step: u32,
 }
@@ -94,6 +117,8 @@ pub struct GridStateUpload {
 pub struct GridFramePlan {
     /// A state upload, if one was requested.
     pub upload: Option<Arc<Vec<f32>>>,
+    /// The species ids uploaded with it (`None`: all 0).
+    pub upload_species: Option<Arc<Vec<u32>>>,
     /// Edits to apply before stepping.
     pub edits: Vec<Edit>,
     /// Number of the first step run this frame.
@@ -136,17 +161,19 @@ pub(crate) fn plan_frames(
         if grid.is_added() || (plan.size != size && plan.size != (0, 0)) {
             // A new or resized grid starts from a seed (the GPU allocates it empty).
             let (x, y) = grid.center();
-            edits.queue.insert(0, Edit::PlantSeed { x, y });
+            edits.queue.insert(0, Edit::PlantSeed { x, y, species: 0 });
             grid.step = 0;
         }
         *plan = GridFramePlan { first_step: grid.step, size, ..default() };
-        if !status.is_ready() || !models.contains(&grid.model) {
+        if !status.is_ready() || !grid.species_models().all(|m| models.contains(m)) {
             continue;
         }
         if let Some(upload) = upload {
             let expected = (grid.width * grid.height) as usize * model_channels(&models, &grid.model);
-            if upload.data.len() == expected {
+            let cells = (grid.width * grid.height) as usize;
+            if upload.data.len() == expected && upload.species.as_ref().is_none_or(|s| s.len() == cells) {
                 plan.upload = Some(upload.data.clone());
+                plan.upload_species = upload.species.clone();
                 grid.step = upload.step;
                 plan.first_step = upload.step;
                 edits.queue.clear();
