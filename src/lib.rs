@@ -7,6 +7,10 @@
 //! - [`sim`]: main-world ECS: grid entities, model assets, edits, per-frame plans, readback.
 //! - [`gpu`]: render-world: model buffers, pipelines, per-grid buffers, compute dispatch.
 //! - [`train`]: Burn: the growing NCA as a module, generic over the backend.
+//! - [`library`]: the model library: files → assets, hot reload, drag-and-drop, load errors.
+//! - [`scene`]: the sandbox's grid, its settings and the commands that change them.
+//! - [`input`]: mouse, touch and keys → tool strokes → grid edits; camera pan and zoom.
+//! - [`ui`]: the egui side panel and the brush-outline overlay.
 //! - [`app`]: ready-made apps: the headless GPU runner and the sandbox window.
 //! - [`cli`]: the `nca` command line.
 //!
@@ -24,6 +28,10 @@
 pub mod app;
 pub mod cli;
 pub mod gpu;
+pub mod input;
+pub mod library;
 pub mod model;
+pub mod scene;
 pub mod sim;
 pub mod train;
+pub mod ui;

@@ -61,7 +61,7 @@ fn window_grows_the_model_and_takes_a_screenshot() {
     let model = reference("weights/growing_ca_webgl8/ex3_1f98e.json");
     let out = Command::new("xvfb-run")
         .args(["-a", "-s", "-screen 0 1024x768x24", env!("CARGO_BIN_EXE_nca"), "run", "--model", model.to_str().unwrap()])
-        .args(["--size", "96", "--steps-per-frame", "2", "--frames", "160", "--screenshot", shot.to_str().unwrap()])
+        .args(["--size", "96", "--speed", "2", "--frames", "160", "--screenshot", shot.to_str().unwrap()])
         .output()
         .unwrap();
     assert!(out.status.success(), "window app failed: {}", String::from_utf8_lossy(&out.stderr));

@@ -1,23 +1,32 @@
-//! The sandbox window: one grid growing from a seed, scaled to fill the window.
+//! The sandbox window: a loading state (bevy_asset_loader) while the starting model loads, then
+//! a grid growing from one seed, with the panel, the tools and the model library.
 
 use std::path::PathBuf;
 
 use bevy::prelude::*;
 use bevy::render::view::screenshot::{Screenshot, save_to_disk};
+use bevy_asset_loader::prelude::*;
+use bevy_asset_loader::dynamic_asset::{DynamicAsset, DynamicAssetType};
+use bevy_egui::EguiPlugin;
 
 use crate::gpu::NcaGpuPlugin;
-use crate::model::NcaWeights;
-use crate::sim::{CaGrid, GridViewPlugin, NcaModel, SimPlugin};
+use crate::input::{DeviceInputPlugin, ToolsPlugin};
+use crate::library::{self, LibraryPlugin, ModelLibrary};
+use crate::scene::{SceneCommand, ScenePlugin, SceneSettings};
+use crate::sim::{GridViewPlugin, NcaModel, Playback, PlaybackPlugin, SimPlugin, Speed};
+use crate::ui::PanelPlugin;
 
-/// What the window shows and for how long.
+/// What the window opens with and for how long.
 #[derive(Resource, Clone, Debug)]
 pub struct WindowOptions {
-    /// The model to grow.
-    pub model: NcaWeights,
+    /// The model the scene starts with (already checked to load).
+    pub model: PathBuf,
+    /// Every model in this folder is offered in the picker.
+    pub trained_dir: PathBuf,
     /// Grid side in cells.
     pub grid_size: u32,
-    /// Steps per frame.
-    pub steps_per_frame: u32,
+    /// Starting speed.
+    pub speed: Speed,
     /// Fire-hash seed.
     pub seed: u32,
     /// Run this many frames, then exit (for screenshots and smoke tests).
@@ -26,44 +35,130 @@ pub struct WindowOptions {
     pub screenshot: Option<PathBuf>,
 }
 
+/// The sandbox's phases.
+#[derive(States, Clone, Copy, Debug, Default, PartialEq, Eq, Hash)]
+pub enum SandboxState {
+    /// The starting model is loading.
+    #[default]
+    Loading,
+    /// The scene runs.
+    Running,
+}
+
+/// What the loading state loads before the scene starts.
+#[derive(AssetCollection, Resource)]
+pub struct SandboxAssets {
+    /// The model of the first grid.
+    #[asset(key = "model.start")]
+    pub start_model: Handle<NcaModel>,
+}
+
+/// A model file on disk as a bevy_asset_loader dynamic asset (its path is known only at run
+/// time).
+#[derive(Debug)]
+struct ModelFile(PathBuf);
+
+impl DynamicAsset for ModelFile {
+    fn load(&self, server: &AssetServer) -> Vec<UntypedHandle> {
+        vec![server.load::<NcaModel>(library::asset_path(&self.0)).untyped()]
+    }
+
+    fn build(&self, world: &mut World) -> Result<DynamicAssetType, anyhow::Error> {
+        let server = world.resource::<AssetServer>();
+        Ok(DynamicAssetType::Single(server.load::<NcaModel>(library::asset_path(&self.0)).untyped()))
+    }
+}
+
 /// Opens the window and runs until it is closed (or `frames` have passed).
 pub fn run(options: WindowOptions) -> AppExit {
     let mut app = App::new();
+    library::register_source(&mut app);
     app.add_plugins(
         DefaultPlugins
             .set(WindowPlugin {
                 primary_window: Some(Window {
                     title: "nca-sandbox".into(),
-                    resolution: (960, 720).into(),
+                    resolution: (1100, 760).into(),
                     ..default()
                 }),
                 ..default()
             })
+            .set(AssetPlugin { meta_check: bevy::asset::AssetMetaCheck::Never, ..default() })
             .set(ImagePlugin::default_nearest()),
     )
-    .add_plugins((SimPlugin, GridViewPlugin, NcaGpuPlugin))
-    .insert_resource(ClearColor(Color::srgb(0.93, 0.93, 0.93)))
-    .insert_resource(options)
-    .add_systems(Startup, spawn_scene)
-    .add_systems(Update, (fit_grids_to_window, count_frames));
+    .add_plugins(EguiPlugin::default())
+    .add_plugins((SandboxPlugin, PanelPlugin, DeviceInputPlugin))
+    .insert_resource(options.clone())
+    .add_systems(Update, count_frames);
+    set_start_model(&mut app, options.model.clone());
     app.run()
 }
 
-fn spawn_scene(mut commands: Commands, options: Res<WindowOptions>, mut models: ResMut<Assets<NcaModel>>) {
-    commands.spawn(Camera2d);
-    let model = models.add(NcaModel::new(options.model.clone()));
-    let mut grid = CaGrid::new(options.grid_size, options.grid_size, model);
-    grid.steps_per_frame = options.steps_per_frame;
-    grid.seed = options.seed;
-    commands.spawn((grid, Transform::default()));
+/// The model file the loading state loads and the scene starts with.
+pub fn set_start_model(app: &mut App, model: PathBuf) {
+    app.world_mut().get_resource_or_init::<DynamicAssets>().register_asset("model.start", Box::new(ModelFile(model)));
 }
 
-/// Scales each grid's sprite to fill the window (pixels stay square and crisp).
-fn fit_grids_to_window(windows: Query<&Window>, mut grids: Query<(&CaGrid, &mut Transform)>) {
-    let Some(window) = windows.iter().next() else { return };
-    for (grid, mut transform) in &mut grids {
-        let scale = (window.width() / grid.width as f32).min(window.height() / grid.height as f32) * 0.95;
-        transform.scale = Vec3::new(scale, scale, 1.0);
+/// Everything the sandbox is, without the window's devices and panel (so tests can run it
+/// headless): the simulation, the GPU, the library, the scene and the tools, and the loading
+/// state in front of them. Set the starting model with [`set_start_model`].
+pub struct SandboxPlugin;
+
+impl Plugin for SandboxPlugin {
+    fn build(&self, app: &mut App) {
+        app.add_plugins((SimPlugin, GridViewPlugin, NcaGpuPlugin, PlaybackPlugin, LibraryPlugin, ScenePlugin, ToolsPlugin))
+            .init_state::<SandboxState>()
+            .add_loading_state(
+                LoadingState::new(SandboxState::Loading)
+                    .continue_to_state(SandboxState::Running)
+                    .on_failure_continue_to_state(SandboxState::Running)
+                    .load_collection::<SandboxAssets>(),
+            )
+            .insert_resource(ClearColor(Color::srgb(0.93, 0.93, 0.93)))
+            .add_systems(Startup, |mut commands: Commands| {
+                commands.spawn(Camera2d);
+            })
+            .add_systems(OnEnter(SandboxState::Running), start_scene)
+            .add_systems(Update, fall_back_to_any_model.run_if(in_state(SandboxState::Running)));
+    }
+}
+
+fn start_scene(
+    options: Option<Res<WindowOptions>>,
+    assets: Option<Res<SandboxAssets>>,
+    mut library: ResMut<ModelLibrary>,
+    mut scene: ResMut<SceneSettings>,
+    mut playback: ResMut<Playback>,
+    server: Res<AssetServer>,
+    mut commands: MessageWriter<SceneCommand>,
+) {
+    if let Some(options) = &options {
+        scene.grid_size = options.grid_size;
+        scene.seed = options.seed;
+        playback.speed = options.speed;
+        if options.trained_dir.is_dir()
+            && let Err(e) = library.open_folder(&options.trained_dir, &server)
+        {
+            library.error(format!("cannot list {}: {e}", options.trained_dir.display()));
+        }
+        library.open(&options.model, &server);
+    }
+    match assets {
+        Some(assets) => {
+            commands.write(SceneCommand::SetModel(assets.start_model.clone()));
+        }
+        None => library.error("the starting model did not load; pick another one"),
+    }
+}
+
+/// If the starting model failed, the first model that loads starts the scene.
+fn fall_back_to_any_model(settings: Res<SceneSettings>, library: Res<ModelLibrary>, models: Res<Assets<NcaModel>>, mut commands: MessageWriter<SceneCommand>, mut sent: Local<bool>) {
+    if settings.model.is_some() || *sent {
+        return;
+    }
+    if let Some(entry) = library.entries.iter().find(|e| models.contains(&e.handle)) {
+        *sent = true;
+        commands.write(SceneCommand::SetModel(entry.handle.clone()));
     }
 }
 

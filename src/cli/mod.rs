@@ -19,6 +19,24 @@ use crate::sim::display::LIGHT_BACKGROUND;
 /// The model `nca run` opens when none is given.
 pub const DEFAULT_MODEL: &str = "trained/lizard_regenerating.safetensors";
 
+/// The default model's file name inside the trained folder.
+pub const DEFAULT_MODEL_FILE: &str = "lizard_regenerating.safetensors";
+
+/// `./trained` when run from a checkout, else the `trained/` folder of the source tree the
+/// binary was built from.
+pub fn default_trained_dir() -> PathBuf {
+    let here = PathBuf::from("trained");
+    if here.is_dir() { here } else { Path::new(env!("CARGO_MANIFEST_DIR")).join("trained") }
+}
+
+fn parse_speed(text: &str) -> Result<crate::sim::Speed, String> {
+    use crate::sim::Speed;
+    Speed::ALL
+        .into_iter()
+        .find(|s| s.label().trim_end_matches('×') == text.trim_end_matches(['x', '×']))
+        .ok_or_else(|| format!("unknown speed '{text}' (1/60, 1/10, 1/2, 1, 2, 4 or max)"))
+}
+
 /// Neural Cellular Automata sandbox.
 #[derive(Parser, Debug)]
 #[command(name = "nca", version, about)]
@@ -105,9 +123,12 @@ pub enum Command {
         /// Grid side in cells.
         #[arg(long, default_value_t = 128)]
         size: u32,
-        /// CA steps per frame.
-        #[arg(long, default_value_t = 1)]
-        steps_per_frame: u32,
+        /// Starting speed: 1/60, 1/10, 1/2, 1, 2, 4 or max.
+        #[arg(long, default_value = "1", value_parser = parse_speed)]
+        speed: crate::sim::Speed,
+        /// Folder whose models the picker offers.
+        #[arg(long)]
+        trained_dir: Option<PathBuf>,
         /// Fire-hash seed.
         #[arg(long, default_value_t = 0)]
         seed: u32,
@@ -184,27 +205,32 @@ fn run(cli: Cli) -> Result<(), String> {
     let command = cli.command.unwrap_or(Command::Run {
         model: None,
         size: 128,
-        steps_per_frame: 1,
+        speed: crate::sim::Speed::One,
+        trained_dir: None,
         seed: 0,
         frames: None,
         screenshot: None,
     });
     match command {
-        Command::Run { model, size, steps_per_frame, seed, frames, screenshot } => {
+        Command::Run { model, size, speed, trained_dir, seed, frames, screenshot } => {
+            let trained_dir = trained_dir.unwrap_or_else(default_trained_dir);
+            let default_model = trained_dir.join(DEFAULT_MODEL_FILE);
             let path = match model {
                 Some(path) => path,
-                None if Path::new(DEFAULT_MODEL).is_file() => PathBuf::from(DEFAULT_MODEL),
+                None if default_model.is_file() => default_model,
                 None => {
                     return Err(format!(
-                        "no model given and {DEFAULT_MODEL} does not exist yet: pass --model FILE \
-                         (.safetensors, or a Distill WebGL/TF.js JSON model)"
+                        "no model given and {} does not exist: pass --model FILE \
+                         (.safetensors, or a Distill WebGL/TF.js JSON model)",
+                        default_model.display()
                     ));
                 }
             };
-            let weights = load(&path)?;
+            // Refuse a broken starting model here, with the file's name, before a window opens.
+            load(&path)?;
             check_size(size)?;
             crate::app::probe_adapter().map_err(|e| e.to_string())?;
-            let exit = window::run(WindowOptions { model: weights, grid_size: size, steps_per_frame, seed, frames, screenshot: screenshot.clone() });
+            let exit = window::run(WindowOptions { model: path, trained_dir, grid_size: size, speed, seed, frames, screenshot: screenshot.clone() });
             if let Some(path) = screenshot.filter(|p| !p.exists()) {
                 return Err(format!("{}: screenshot was not written", path.display()));
             }

@@ -12,6 +12,19 @@ pub const LIGHT_BACKGROUND: [f32; 3] = [1.0, 1.0, 1.0];
 /// Dark background, for installations in dim rooms.
 pub const DARK_BACKGROUND: [f32; 3] = [0.06, 0.06, 0.08];
 
+/// Species colours of the species view and the legend; `shaders/nca_display.wgsl` holds the
+/// same table.
+pub const SPECIES_PALETTE: [[f32; 3]; 8] = [
+    [0.20, 0.60, 0.25],
+    [0.85, 0.35, 0.10],
+    [0.15, 0.40, 0.85],
+    [0.80, 0.15, 0.55],
+    [0.90, 0.75, 0.10],
+    [0.10, 0.70, 0.75],
+    [0.50, 0.30, 0.80],
+    [0.45, 0.45, 0.45],
+];
+
 /// A grid's display texture and how to fill it.
 #[derive(Component, Clone, Debug)]
 pub struct GridDisplay {
@@ -19,7 +32,7 @@ pub struct GridDisplay {
     pub image: Handle<Image>,
     /// Background behind transparent cells.
     pub background: [f32; 3],
-    /// Channel to show: 0–3 show RGB over the background, 4–15 a hidden channel.
+    /// Channel to show: 0–3 show RGB over the background, 4–15 a hidden channel, 16 species.
     pub view_channel: u32,
 }
 

@@ -10,9 +10,11 @@
 pub mod display;
 mod grid;
 mod model_asset;
+pub mod playback;
 pub mod readback;
 
 pub use display::GridDisplay;
+pub use playback::{FollowsPlayback, Playback, PlaybackPlugin, Speed};
 pub use grid::{CaGrid, GridEdits, GridFramePlan, GridStateUpload};
 pub use model_asset::{NcaModel, NcaModelLoader, NcaModelLoaderError};
 pub use readback::{GridSnapshot, GridSnapshots, ReadbackRequest, ReadbackResult};
@@ -30,6 +32,8 @@ pub enum SimSystems {
     Edit,
     /// Readbacks that arrived from the GPU are published (in `PreUpdate`).
     Receive,
+    /// The transport controls set this frame's steps (in `PostUpdate`, before `Plan`).
+    Playback,
     /// Plans are built from settings and queued edits (in `PostUpdate`, last).
     Plan,
 }
@@ -87,7 +91,7 @@ impl Plugin for SimPlugin {
             .init_asset_loader::<NcaModelLoader>()
             .init_resource::<GpuStatus>()
             .init_resource::<GridSnapshots>()
-            .configure_sets(PostUpdate, SimSystems::Plan)
+            .configure_sets(PostUpdate, (SimSystems::Playback, SimSystems::Plan).chain())
             .configure_sets(Update, SimSystems::Edit)
             .configure_sets(PreUpdate, SimSystems::Receive)
             .add_systems(PreUpdate, readback::receive_readbacks.in_set(SimSystems::Receive))

@@ -1,0 +1,232 @@
+//! The model library: every model file the sandbox knows about (the `trained/` folder,
+//! `--model`, files opened from the panel or dropped on the window), loaded as [`NcaModel`]
+//! assets through the asset server, watched for changes on disk, with every problem kept as a
+//! message for the panel.
+//!
+//! Files are read through one asset source, `nca://`, rooted at the filesystem root, so any
+//! path on disk is an asset path and `AssetServer::reload` hot-swaps it. A file that fails to
+//! load (or to reload) never replaces a working model: the grid keeps running the last good
+//! weights and the panel says what went wrong.
+
+use std::path::{Path, PathBuf};
+use std::time::SystemTime;
+
+use bevy::asset::io::AssetSourceBuilder;
+use bevy::asset::{AssetLoadFailedEvent, AssetPath};
+use bevy::prelude::*;
+use bevy::window::FileDragAndDrop;
+
+use crate::model::NcaWeights;
+use crate::sim::NcaModel;
+
+/// The asset source every model file is read through.
+pub const SOURCE: &str = "nca";
+
+/// Registers the `nca://` source; call before `DefaultPlugins` (asset sources are fixed when the
+/// asset plugin is built).
+pub fn register_source(app: &mut App) {
+    app.register_asset_source(SOURCE, AssetSourceBuilder::platform_default("/", None));
+}
+
+/// The asset path of a file on disk.
+pub fn asset_path(file: &Path) -> AssetPath<'static> {
+    let absolute = std::path::absolute(file).unwrap_or_else(|_| file.to_path_buf());
+    let relative: PathBuf = absolute.components().filter(|c| matches!(c, std::path::Component::Normal(_))).collect();
+    AssetPath::from_path_buf(relative).with_source(SOURCE)
+}
+
+/// Whether a file name looks like a model the loader reads.
+pub fn is_model_file(path: &Path) -> bool {
+    matches!(path.extension().and_then(|e| e.to_str()).map(str::to_ascii_lowercase).as_deref(), Some("safetensors" | "json"))
+}
+
+/// One model the sandbox can run.
+#[derive(Clone, Debug)]
+pub struct LibraryEntry {
+    /// Shown in the picker: the file stem.
+    pub name: String,
+    /// The file it came from.
+    pub path: PathBuf,
+    /// The asset.
+    pub handle: Handle<NcaModel>,
+    /// The file's modification time when last (re)loaded; a change triggers a reload.
+    pub modified: Option<SystemTime>,
+    /// Why the last load failed, if it did.
+    pub error: Option<String>,
+    /// The file disappeared (the loaded copy keeps running).
+    pub missing: bool,
+}
+
+/// One line for the panel's message area.
+#[derive(Clone, Debug, PartialEq)]
+pub struct LibraryMessage {
+    /// What happened.
+    pub text: String,
+    /// Errors are shown in red and kept until dismissed.
+    pub is_error: bool,
+}
+
+/// Every known model, and what went wrong with any of them.
+#[derive(Resource, Default, Debug)]
+pub struct ModelLibrary {
+    /// Models in the order they were added.
+    pub entries: Vec<LibraryEntry>,
+    /// Messages for the panel, oldest first.
+    pub messages: Vec<LibraryMessage>,
+    /// A model to switch the scene to as soon as it has loaded (opened or dropped files).
+    pub select_when_loaded: Option<Handle<NcaModel>>,
+}
+
+impl ModelLibrary {
+    /// Adds (or finds) the model file at `path` and starts loading it.
+    pub fn open(&mut self, path: &Path, server: &AssetServer) -> Handle<NcaModel> {
+        if let Some(entry) = self.entries.iter().find(|e| e.path == path) {
+            return entry.handle.clone();
+        }
+        let handle = server.load(asset_path(path));
+        let name = path.file_stem().and_then(|s| s.to_str()).unwrap_or("model").trim_end_matches(".safetensors").to_string();
+        self.entries.push(LibraryEntry {
+            name,
+            path: path.to_path_buf(),
+            handle: handle.clone(),
+            modified: modified(path),
+            error: None,
+            missing: false,
+        });
+        handle
+    }
+
+    /// Adds every model file directly inside `dir` (sorted by name).
+    pub fn open_folder(&mut self, dir: &Path, server: &AssetServer) -> std::io::Result<usize> {
+        let mut files: Vec<PathBuf> = std::fs::read_dir(dir)?
+            .filter_map(|e| e.ok().map(|e| e.path()))
+            .filter(|p| p.is_file() && is_model_file(p) && !p.to_string_lossy().ends_with(".ckpt.safetensors"))
+            .collect();
+        files.sort();
+        for file in &files {
+            self.open(file, server);
+        }
+        Ok(files.len())
+    }
+
+    /// The entry of a model asset.
+    pub fn entry(&self, handle: &Handle<NcaModel>) -> Option<&LibraryEntry> {
+        self.entries.iter().find(|e| e.handle.id() == handle.id())
+    }
+
+    /// Records an error for the panel.
+    pub fn error(&mut self, text: impl Into<String>) {
+        let text = text.into();
+        warn!("{text}");
+        self.messages.push(LibraryMessage { text, is_error: true });
+    }
+
+    /// Records a note for the panel.
+    pub fn note(&mut self, text: impl Into<String>) {
+        let text = text.into();
+        info!("{text}");
+        self.messages.push(LibraryMessage { text, is_error: false });
+    }
+}
+
+fn modified(path: &Path) -> Option<SystemTime> {
+    std::fs::metadata(path).and_then(|m| m.modified()).ok()
+}
+
+/// A one-line description of a model for the picker: kind, mode and target.
+pub fn describe(weights: &NcaWeights) -> String {
+    match weights {
+        NcaWeights::Growing(w) => {
+            let target = if w.spec.target.is_empty() { String::new() } else { format!(" · {}", w.spec.target) };
+            format!("{}{target}", w.spec.mode.as_str())
+        }
+    }
+}
+
+/// How often files are checked for changes, in seconds.
+#[derive(Resource, Clone, Debug)]
+pub struct LibrarySettings {
+    /// Seconds between checks of the files' modification times.
+    pub poll_seconds: f32,
+}
+
+impl Default for LibrarySettings {
+    fn default() -> Self {
+        Self { poll_seconds: 0.5 }
+    }
+}
+
+/// System sets of the library, in `Update`.
+#[derive(SystemSet, Debug, Clone, PartialEq, Eq, Hash)]
+pub struct LibrarySystems;
+
+/// The model library, its hot reload and its drag-and-drop.
+pub struct LibraryPlugin;
+
+impl Plugin for LibraryPlugin {
+    fn build(&self, app: &mut App) {
+        app.init_resource::<ModelLibrary>()
+            .init_resource::<LibrarySettings>()
+            .add_systems(Update, (accept_dropped_files, watch_files, report_load_failures).chain().in_set(LibrarySystems));
+    }
+}
+
+/// Dropped files join the library (and are selected once loaded); anything else is refused
+/// with a message.
+fn accept_dropped_files(mut drops: MessageReader<FileDragAndDrop>, mut library: ResMut<ModelLibrary>, server: Res<AssetServer>) {
+    for drop in drops.read() {
+        let FileDragAndDrop::DroppedFile { path_buf, .. } = drop else { continue };
+        if !is_model_file(path_buf) {
+            library.error(format!("{} is not a model (expected .safetensors or a Distill .json)", path_buf.display()));
+            continue;
+        }
+        let handle = library.open(path_buf, &server);
+        library.select_when_loaded = Some(handle);
+    }
+}
+
+/// Reloads files whose modification time changed; notes files that disappeared.
+fn watch_files(time: Res<Time<Real>>, settings: Res<LibrarySettings>, mut since: Local<f32>, mut library: ResMut<ModelLibrary>, server: Res<AssetServer>) {
+    *since += time.delta_secs();
+    if *since < settings.poll_seconds {
+        return;
+    }
+    *since = 0.0;
+    let mut notes = Vec::new();
+    for entry in &mut library.entries {
+        match (modified(&entry.path), entry.path.exists()) {
+            (_, false) => {
+                if !entry.missing {
+                    entry.missing = true;
+                    notes.push(format!("{} was deleted; the loaded copy keeps running", entry.path.display()));
+                }
+            }
+            (now, true) => {
+                if entry.missing || now != entry.modified {
+                    entry.missing = false;
+                    entry.modified = now;
+                    entry.error = None;
+                    server.reload(asset_path(&entry.path));
+                }
+            }
+        }
+    }
+    for note in notes {
+        library.note(note);
+    }
+}
+
+fn report_load_failures(mut failures: MessageReader<AssetLoadFailedEvent<NcaModel>>, mut library: ResMut<ModelLibrary>) {
+    for failure in failures.read() {
+        let text = failure.error.to_string();
+        let mut name = failure.path.to_string();
+        if let Some(entry) = library.entries.iter_mut().find(|e| e.handle.id() == failure.id) {
+            entry.error = Some(text.clone());
+            name = entry.path.display().to_string();
+        }
+        if library.select_when_loaded.as_ref().is_some_and(|h| h.id() == failure.id) {
+            library.select_when_loaded = None;
+        }
+        library.error(format!("cannot load {name}: {text}"));
+    }
+}

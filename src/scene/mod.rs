@@ -1,0 +1,236 @@
+//! The sandbox scene: one grid that follows the transport controls, its settings, and the
+//! commands the panel and the keyboard send to it.
+
+use bevy::prelude::*;
+use bevy::window::{MonitorSelection, PrimaryWindow, WindowMode};
+
+use crate::library::ModelLibrary;
+use crate::model::grid::Edit;
+use crate::sim::display::{DARK_BACKGROUND, LIGHT_BACKGROUND};
+use crate::sim::{CaGrid, FollowsPlayback, GridDisplay, NcaModel, SimSystems};
+
+/// What the display shows.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Default)]
+pub enum ViewMode {
+    /// The organism's colours over the background.
+    #[default]
+    Rgb,
+    /// One hidden channel (4–15) in a diverging colour map.
+    Hidden(u32),
+    /// Each cell in its species' colour.
+    Species,
+}
+
+impl ViewMode {
+    /// The display shader's channel code.
+    pub fn channel(self) -> u32 {
+        match self {
+            ViewMode::Rgb => 0,
+            ViewMode::Hidden(c) => c.clamp(4, 15),
+            ViewMode::Species => 16,
+        }
+    }
+
+    /// The next view (RGB → hidden 4 … 15 → species → RGB).
+    pub fn next(self) -> ViewMode {
+        match self {
+            ViewMode::Rgb => ViewMode::Hidden(4),
+            ViewMode::Hidden(c) if c < 15 => ViewMode::Hidden(c + 1),
+            ViewMode::Hidden(_) => ViewMode::Species,
+            ViewMode::Species => ViewMode::Rgb,
+        }
+    }
+}
+
+/// Grid sides the panel offers.
+pub const GRID_SIZES: [u32; 7] = [64, 96, 128, 192, 256, 512, 1024];
+
+/// The scene's settings: what the panel edits and the keyboard toggles.
+#[derive(Resource, Clone, Debug)]
+pub struct SceneSettings {
+    /// Grid side in cells.
+    pub grid_size: u32,
+    /// Fire-hash seed of the grid.
+    pub seed: u32,
+    /// The model of species 0 (none until one has loaded).
+    pub model: Option<Handle<NcaModel>>,
+    /// Dark background instead of light.
+    pub dark_background: bool,
+    /// What the display shows.
+    pub view: ViewMode,
+    /// Perception rotation in degrees.
+    pub rotation_degrees: f32,
+    /// Whether the side panel is shown.
+    pub panel_visible: bool,
+}
+
+impl Default for SceneSettings {
+    fn default() -> Self {
+        Self {
+            grid_size: 128,
+            seed: 0,
+            model: None,
+            dark_background: false,
+            view: ViewMode::Rgb,
+            rotation_degrees: 0.0,
+            panel_visible: true,
+        }
+    }
+}
+
+/// Requests from the panel and the keyboard.
+#[derive(Message, Clone, Debug)]
+pub enum SceneCommand {
+    /// Clear the grid and plant one seed in the centre; the step counter restarts.
+    Reset,
+    /// Run this model as species 0 (and start over).
+    SetModel(Handle<NcaModel>),
+    /// Show or hide the panel.
+    TogglePanel,
+    /// Switch between windowed and borderless fullscreen.
+    ToggleFullscreen,
+}
+
+/// Marks the sandbox's grid.
+#[derive(Component, Clone, Copy, Debug, Default)]
+pub struct SandboxGrid;
+
+/// System sets of the scene, in `Update`.
+#[derive(SystemSet, Debug, Clone, PartialEq, Eq, Hash)]
+pub enum SceneSystems {
+    /// Commands are applied and the grid follows the settings.
+    Apply,
+}
+
+/// The sandbox's grid and its commands.
+pub struct ScenePlugin;
+
+impl Plugin for ScenePlugin {
+    fn build(&self, app: &mut App) {
+        app.init_resource::<SceneSettings>()
+            .add_message::<SceneCommand>()
+            .configure_sets(Update, SceneSystems::Apply.before(SimSystems::Edit))
+            .add_systems(
+                Update,
+                (select_loaded_models, apply_commands, sync_grid, fit_grids_to_window).chain().in_set(SceneSystems::Apply),
+            );
+    }
+}
+
+/// A model opened or dropped by the user becomes species 0 once it has loaded.
+fn select_loaded_models(mut library: ResMut<ModelLibrary>, models: Res<Assets<NcaModel>>, mut commands: MessageWriter<SceneCommand>) {
+    if let Some(handle) = library.select_when_loaded.clone()
+        && models.contains(&handle)
+    {
+        library.select_when_loaded = None;
+        commands.write(SceneCommand::SetModel(handle));
+    }
+}
+
+fn apply_commands(
+    mut messages: MessageReader<SceneCommand>,
+    mut settings: ResMut<SceneSettings>,
+    mut grids: Query<(&mut CaGrid, &mut crate::sim::GridEdits), With<SandboxGrid>>,
+    mut windows: Query<&mut Window, With<PrimaryWindow>>,
+) {
+    for message in messages.read() {
+        match message {
+            SceneCommand::Reset => {
+                for (mut grid, mut edits) in &mut grids {
+                    reset(&mut grid, &mut edits);
+                }
+            }
+            SceneCommand::SetModel(handle) => {
+                settings.model = Some(handle.clone());
+                for (mut grid, mut edits) in &mut grids {
+                    grid.model = handle.clone();
+                    reset(&mut grid, &mut edits);
+                }
+            }
+            SceneCommand::TogglePanel => settings.panel_visible = !settings.panel_visible,
+            SceneCommand::ToggleFullscreen => {
+                for mut window in &mut windows {
+                    window.mode = match window.mode {
+                        WindowMode::Windowed => WindowMode::BorderlessFullscreen(MonitorSelection::Current),
+                        _ => WindowMode::Windowed,
+                    };
+                }
+            }
+        }
+    }
+}
+
+/// Clears the grid, forgets other species and plants one seed in the centre.
+fn reset(grid: &mut CaGrid, edits: &mut crate::sim::GridEdits) {
+    let (x, y) = grid.center();
+    grid.step = 0;
+    grid.extra_species.clear();
+    edits.queue.clear();
+    edits.push(Edit::Clear);
+    edits.push(Edit::PlantSeed { x, y, species: 0 });
+}
+
+/// Spawns the grid once a model is chosen, and keeps it in line with the settings.
+fn sync_grid(
+    mut commands: Commands,
+    settings: Res<SceneSettings>,
+    clear: Option<ResMut<ClearColor>>,
+    mut grids: Query<(&mut CaGrid, Option<&mut GridDisplay>), With<SandboxGrid>>,
+) {
+    if let Some(mut clear) = clear {
+        let [r, g, b] = if settings.dark_background { DARK_BACKGROUND } else { LIGHT_BACKGROUND };
+        let wanted = Color::srgb(r * 0.93, g * 0.93, b * 0.93 + 0.02);
+        if clear.0 != wanted {
+            clear.0 = wanted;
+        }
+    }
+    let Some(model) = &settings.model else { return };
+    if grids.is_empty() {
+        let mut grid = CaGrid::new(settings.grid_size, settings.grid_size, model.clone());
+        grid.seed = settings.seed;
+        grid.rotation_degrees = settings.rotation_degrees;
+        commands.spawn((grid, FollowsPlayback, SandboxGrid, Transform::default()));
+        return;
+    }
+    for (mut grid, display) in &mut grids {
+        if grid.width != settings.grid_size || grid.height != settings.grid_size {
+            // A resize restarts from a seed (the plan does that); other species go with it.
+            grid.width = settings.grid_size;
+            grid.height = settings.grid_size;
+            grid.extra_species.clear();
+        }
+        if grid.rotation_degrees != settings.rotation_degrees {
+            grid.rotation_degrees = settings.rotation_degrees;
+        }
+        if let Some(mut display) = display {
+            let background = if settings.dark_background { DARK_BACKGROUND } else { LIGHT_BACKGROUND };
+            let channel = settings.view.channel();
+            if display.background != background || display.view_channel != channel {
+                display.background = background;
+                display.view_channel = channel;
+            }
+        }
+    }
+}
+
+/// Width of the side panel in logical pixels (the grid is centred in the space beside it).
+pub const PANEL_WIDTH: f32 = 290.0;
+
+/// Scales each grid's sprite to fill the window beside the panel (pixels stay square and
+/// crisp); the camera pans and zooms on top of that.
+pub fn fit_grids_to_window(
+    windows: Query<&Window, With<PrimaryWindow>>,
+    settings: Option<Res<SceneSettings>>,
+    mut grids: Query<(&CaGrid, &mut Transform)>,
+) {
+    let Some(window) = windows.iter().next() else { return };
+    let panel = if settings.is_some_and(|s| s.panel_visible) { PANEL_WIDTH } else { 0.0 };
+    let width = (window.width() - panel).max(1.0);
+    for (grid, mut transform) in &mut grids {
+        let scale = (width / grid.width as f32).min(window.height() / grid.height as f32) * 0.95;
+        let wanted = Transform::from_xyz(panel / 2.0, 0.0, 0.0).with_scale(Vec3::new(scale, scale, 1.0));
+        if *transform != wanted {
+            *transform = wanted;
+        }
+    }
+}

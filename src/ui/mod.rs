@@ -1,0 +1,284 @@
+//! The side panel (bevy_egui) and the overlay that draws fading brush outlines.
+
+use bevy::prelude::*;
+use bevy::window::PrimaryWindow;
+use bevy_egui::{EguiContexts, EguiPrimaryContextPass, egui};
+
+use crate::input::{BrushMarks, MarkShape, SHORTCUTS, Tool, ToolSettings};
+use crate::library::{ModelLibrary, describe};
+use crate::scene::{GRID_SIZES, PANEL_WIDTH, SandboxGrid, SceneCommand, SceneSettings, ViewMode};
+use crate::sim::display::SPECIES_PALETTE;
+use crate::sim::{CaGrid, GpuStatus, NcaModel, Playback, Speed};
+
+/// The panel and its overlay.
+pub struct PanelPlugin;
+
+impl Plugin for PanelPlugin {
+    fn build(&self, app: &mut App) {
+        app.init_resource::<PanelState>().add_systems(EguiPrimaryContextPass, (panel, draw_marks).chain());
+    }
+}
+
+/// What the panel remembers between frames.
+#[derive(Resource, Default, Debug)]
+pub struct PanelState {
+    /// The "open file" path being typed.
+    pub open_path: String,
+    /// Smoothed frames per second.
+    pub fps: f32,
+    /// Smoothed steps per second.
+    pub steps_per_second: f32,
+    /// The step counter and time of the last rate update.
+    last: Option<(u32, f64)>,
+}
+
+fn color32(rgb: [f32; 3]) -> egui::Color32 {
+    egui::Color32::from_rgb((rgb[0] * 255.0) as u8, (rgb[1] * 255.0) as u8, (rgb[2] * 255.0) as u8)
+}
+
+#[allow(clippy::too_many_arguments)]
+fn panel(
+    mut contexts: EguiContexts,
+    time: Res<Time<Real>>,
+    mut state: ResMut<PanelState>,
+    mut scene: ResMut<SceneSettings>,
+    mut playback: ResMut<Playback>,
+    mut tools: ResMut<ToolSettings>,
+    mut library: ResMut<ModelLibrary>,
+    models: Res<Assets<NcaModel>>,
+    server: Res<AssetServer>,
+    status: Res<GpuStatus>,
+    grids: Query<&CaGrid, With<SandboxGrid>>,
+    mut commands: MessageWriter<SceneCommand>,
+) -> Result {
+    let dt = time.delta_secs();
+    if dt > 0.0 {
+        state.fps = state.fps * 0.9 + 0.1 / dt;
+    }
+    let grid = grids.iter().next();
+    if let Some(grid) = grid {
+        let now = time.elapsed_secs_f64();
+        match state.last {
+            Some((step, at)) if now - at >= 0.5 => {
+                let rate = grid.step.wrapping_sub(step) as f64 / (now - at);
+                state.steps_per_second = if grid.step < step { 0.0 } else { rate as f32 };
+                state.last = Some((grid.step, now));
+            }
+            None => state.last = Some((grid.step, now)),
+            _ => {}
+        }
+    }
+    if !scene.panel_visible {
+        return Ok(());
+    }
+    let ctx = contexts.ctx_mut()?;
+    let mut root = egui::Ui::new(
+        ctx.clone(),
+        "sandbox_root".into(),
+        egui::UiBuilder::new().layer_id(egui::LayerId::background()).max_rect(ctx.viewport_rect()),
+    );
+    egui::Panel::left("sandbox_panel").resizable(false).exact_size(PANEL_WIDTH - 10.0).show(&mut root, |ui| {
+        egui::ScrollArea::vertical().show(ui, |ui| {
+            ui.heading("nca-sandbox");
+            if let Some(error) = status.error() {
+                ui.colored_label(egui::Color32::RED, error);
+            }
+
+            ui.separator();
+            ui.label("Model");
+            let current = scene.model.clone();
+            let current_name = current
+                .as_ref()
+                .and_then(|h| library.entry(h).map(|e| e.name.clone()))
+                .unwrap_or_else(|| "(loading…)".into());
+            egui::ComboBox::from_id_salt("model_picker").width(260.0).selected_text(current_name).show_ui(ui, |ui| {
+                for entry in &library.entries {
+                    let loaded = models.get(&entry.handle);
+                    let label = match (loaded, &entry.error) {
+                        (Some(m), _) => format!("{} — {}", entry.name, describe(&m.weights)),
+                        (None, Some(_)) => format!("{} — failed to load", entry.name),
+                        (None, None) => format!("{} — loading…", entry.name),
+                    };
+                    let selected = current.as_ref().is_some_and(|h| h.id() == entry.handle.id());
+                    if ui.add_enabled(loaded.is_some(), egui::Button::selectable(selected, label)).clicked() {
+                        commands.write(SceneCommand::SetModel(entry.handle.clone()));
+                    }
+                }
+            });
+            if let Some(m) = current.as_ref().and_then(|h| models.get(h)) {
+                ui.label(format!("type: {}", describe(&m.weights)));
+            }
+            ui.horizontal(|ui| {
+                ui.add(egui::TextEdit::singleline(&mut state.open_path).hint_text("path/to/model.safetensors").desired_width(190.0));
+                if ui.button("Open").clicked() && !state.open_path.trim().is_empty() {
+                    let path = std::path::PathBuf::from(state.open_path.trim());
+                    if !path.is_file() {
+                        library.error(format!("{} does not exist", path.display()));
+                    } else if !crate::library::is_model_file(&path) {
+                        library.error(format!("{} is not a model (expected .safetensors or a Distill .json)", path.display()));
+                    } else {
+                        let handle = library.open(&path, &server);
+                        library.select_when_loaded = Some(handle);
+                    }
+                }
+            });
+            ui.small("…or drop a model file on the window.");
+
+            ui.separator();
+            ui.horizontal(|ui| {
+                if ui.button(if playback.paused { "▶ Play" } else { "⏸ Pause" }).clicked() {
+                    playback.paused = !playback.paused;
+                }
+                if ui.button("Step").clicked() {
+                    playback.single_steps += 1;
+                }
+                if ui.button("Reset").clicked() {
+                    commands.write(SceneCommand::Reset);
+                }
+            });
+            ui.horizontal_wrapped(|ui| {
+                ui.label("Speed");
+                for speed in Speed::ALL {
+                    if ui.selectable_label(playback.speed == speed, speed.label()).clicked() {
+                        playback.speed = speed;
+                    }
+                }
+            });
+            ui.add(egui::Slider::new(&mut scene.rotation_degrees, 0.0..=360.0).text("rotation °"));
+            egui::ComboBox::from_label("grid size").selected_text(format!("{0}×{0}", scene.grid_size)).show_ui(ui, |ui| {
+                for size in GRID_SIZES {
+                    ui.selectable_value(&mut scene.grid_size, size, format!("{size}×{size}"));
+                }
+            });
+
+            ui.separator();
+            ui.label("Tools");
+            ui.horizontal_wrapped(|ui| {
+                for (tool, key, label) in Tool::ALL {
+                    let key = format!("{key:?}").trim_start_matches("Key").to_string();
+                    if ui.selectable_label(tools.tool == tool, format!("{label} ({key})")).clicked() {
+                        tools.tool = tool;
+                    }
+                }
+            });
+            ui.add(egui::Slider::new(&mut tools.brush_radius, 1.0..=64.0).logarithmic(true).text("brush (cells)"));
+            let species_name = tools
+                .species_model
+                .as_ref()
+                .and_then(|h| library.entry(h).map(|e| e.name.clone()))
+                .unwrap_or_else(|| "choose…".into());
+            egui::ComboBox::from_label("species brush").selected_text(species_name).show_ui(ui, |ui| {
+                for entry in library.entries.iter().filter(|e| models.contains(&e.handle)) {
+                    let selected = tools.species_model.as_ref().is_some_and(|h| h.id() == entry.handle.id());
+                    if ui.selectable_label(selected, &entry.name).clicked() {
+                        tools.species_model = Some(entry.handle.clone());
+                        tools.tool = Tool::Species;
+                    }
+                }
+            });
+
+            ui.separator();
+            ui.horizontal(|ui| {
+                ui.label("Background");
+                ui.radio_value(&mut scene.dark_background, false, "light");
+                ui.radio_value(&mut scene.dark_background, true, "dark");
+            });
+            let view_label = |v: ViewMode| match v {
+                ViewMode::Rgb => "RGB".to_string(),
+                ViewMode::Hidden(c) => format!("hidden {c}"),
+                ViewMode::Species => "species".to_string(),
+            };
+            egui::ComboBox::from_label("view").selected_text(view_label(scene.view)).show_ui(ui, |ui| {
+                let mut views = vec![ViewMode::Rgb];
+                views.extend((4..16).map(ViewMode::Hidden));
+                views.push(ViewMode::Species);
+                for v in views {
+                    ui.selectable_value(&mut scene.view, v, view_label(v));
+                }
+            });
+
+            if let Some(grid) = grid {
+                ui.separator();
+                ui.label("Species in the grid");
+                for (id, handle) in grid.species_models().enumerate() {
+                    ui.horizontal(|ui| {
+                        let (rect, _) = ui.allocate_exact_size(egui::vec2(12.0, 12.0), egui::Sense::hover());
+                        ui.painter().rect_filled(rect, 2.0, color32(SPECIES_PALETTE[id % SPECIES_PALETTE.len()]));
+                        let name = library.entry(handle).map_or_else(|| "(unnamed)".to_string(), |e| e.name.clone());
+                        ui.label(format!("{id}: {name}"));
+                    });
+                }
+            }
+
+            ui.separator();
+            let step = grid.map_or(0, |g| g.step);
+            ui.label(format!("step {step} · {:.0} steps/s · {:.0} fps", state.steps_per_second, state.fps));
+
+            let errors: Vec<(usize, String, bool)> =
+                library.messages.iter().enumerate().rev().take(5).map(|(i, m)| (i, m.text.clone(), m.is_error)).collect();
+            if !errors.is_empty() {
+                ui.separator();
+                let mut dismiss = None;
+                for (i, text, is_error) in errors {
+                    ui.horizontal_wrapped(|ui| {
+                        if ui.small_button("×").clicked() {
+                            dismiss = Some(i);
+                        }
+                        let color = if is_error { egui::Color32::from_rgb(200, 40, 40) } else { ui.visuals().text_color() };
+                        ui.colored_label(color, text);
+                    });
+                }
+                if let Some(i) = dismiss {
+                    library.messages.remove(i);
+                }
+            }
+
+            ui.separator();
+            egui::CollapsingHeader::new("Shortcuts").default_open(false).show(ui, |ui| {
+                egui::Grid::new("shortcuts").show(ui, |ui| {
+                    for (key, what) in SHORTCUTS {
+                        ui.monospace(key);
+                        ui.label(what);
+                        ui.end_row();
+                    }
+                });
+            });
+        });
+    });
+    Ok(())
+}
+
+/// Fading outlines of what the tools just hit, drawn over the grid.
+fn draw_marks(
+    mut contexts: EguiContexts,
+    marks: Res<BrushMarks>,
+    tools: Res<ToolSettings>,
+    scene: Res<SceneSettings>,
+    cameras: Query<(&Camera, &GlobalTransform)>,
+    windows: Query<&Window, With<PrimaryWindow>>,
+) -> Result {
+    let (Some((camera, camera_transform)), Ok(_window)) = (cameras.iter().next(), windows.single()) else { return Ok(()) };
+    let ctx = contexts.ctx_mut()?;
+    let painter = ctx.layer_painter(egui::LayerId::new(egui::Order::Foreground, "brush_marks".into()));
+    let to_screen = |world: Vec2| camera.world_to_viewport(camera_transform, world.extend(0.0)).ok().map(|p| egui::pos2(p.x, p.y));
+    let ink = if scene.dark_background { [255u8, 255, 255] } else { [20u8, 20, 20] };
+    for (shape, age) in &marks.marks {
+        let fade = (1.0 - age / tools.mark_seconds).clamp(0.0, 1.0);
+        let stroke = egui::Stroke::new(1.5, egui::Color32::from_rgba_unmultiplied(ink[0], ink[1], ink[2], (fade * 200.0) as u8));
+        match *shape {
+            MarkShape::Disc { center, radius } => {
+                let (Some(c), Some(edge)) = (to_screen(center), to_screen(center + Vec2::new(radius, 0.0))) else { continue };
+                painter.circle_stroke(c, (edge.x - c.x).abs(), stroke);
+            }
+            MarkShape::Line { from, to } => {
+                let (Some(a), Some(b)) = (to_screen(from), to_screen(to)) else { continue };
+                painter.line_segment([a, b], stroke);
+            }
+            MarkShape::Seed { at } => {
+                let Some(c) = to_screen(at) else { continue };
+                painter.circle_stroke(c, 6.0 + 10.0 * (1.0 - fade), stroke);
+            }
+        }
+    }
+    Ok(())
+}

@@ -1,0 +1,332 @@
+//! The sandbox app without a window (lavapipe in CI): tools, transport, species, hot reload
+//! and bad input, driven through the same messages and resources the window's devices and
+//! panel use.
+//!
+//! One app serves every check (a renderer per test would multiply the shader compile time).
+
+mod common;
+
+use std::path::{Path, PathBuf};
+use std::time::{Duration, Instant};
+
+use bevy::prelude::*;
+use bevy::window::FileDragAndDrop;
+use common::{diff, lizard};
+use nca_sandbox::app::window::{SandboxPlugin, SandboxState, WindowOptions, set_start_model};
+use nca_sandbox::app::{finish_plugins, headless_plugins, probe_adapter};
+use nca_sandbox::input::{PointerInput, PointerPhase, Tool, ToolSettings, cell_to_world};
+use nca_sandbox::library::{self, ModelLibrary};
+use nca_sandbox::model::perception::SobelPair;
+use nca_sandbox::model::{Grid, GrowingWeights, NcaWeights, cpu, import};
+use nca_sandbox::scene::{SandboxGrid, SceneCommand};
+use nca_sandbox::sim::readback::next_readback_id;
+use nca_sandbox::sim::{CaGrid, GridSnapshots, NcaModel, Playback, ReadbackRequest, Speed};
+
+const PATIENCE: Duration = Duration::from_secs(300);
+
+struct Sandbox {
+    app: App,
+    model_file: PathBuf,
+    _dir: tempfile::TempDir,
+}
+
+impl Sandbox {
+    fn new() -> Self {
+        probe_adapter().unwrap_or_else(|e| panic!("GPU unavailable: {e}"));
+        let dir = tempfile::tempdir().unwrap();
+        let model_file = dir.path().join("lizard.safetensors");
+        lizard().save(&model_file).unwrap();
+        let mut app = App::new();
+        library::register_source(&mut app);
+        app.add_plugins(headless_plugins().set(AssetPlugin { meta_check: bevy::asset::AssetMetaCheck::Never, ..default() }))
+            .add_plugins(SandboxPlugin)
+            .insert_resource(WindowOptions {
+                model: model_file.clone(),
+                trained_dir: dir.path().join("no-such-folder"),
+                grid_size: 96,
+                speed: Speed::One,
+                seed: 3,
+                frames: None,
+                screenshot: None,
+            });
+        set_start_model(&mut app, model_file.clone());
+        finish_plugins(&mut app);
+        let mut this = Self { app, model_file, _dir: dir };
+        this.until("the scene starts", |app| {
+            app.world().resource::<State<SandboxState>>().get() == &SandboxState::Running && grid_step(app).is_some_and(|s| s > 0)
+        });
+        this
+    }
+
+    fn update(&mut self) {
+        self.app.update();
+    }
+
+    fn until(&mut self, what: &str, mut done: impl FnMut(&mut App) -> bool) {
+        let start = Instant::now();
+        loop {
+            self.app.update();
+            if done(&mut self.app) {
+                return;
+            }
+            assert!(start.elapsed() < PATIENCE, "timed out waiting until {what}");
+            std::thread::sleep(Duration::from_millis(1));
+        }
+    }
+
+    fn grid(&mut self) -> Entity {
+        let mut q = self.app.world_mut().query_filtered::<Entity, With<SandboxGrid>>();
+        q.single(self.app.world()).expect("one sandbox grid")
+    }
+
+    fn step(&mut self) -> u32 {
+        grid_step(&mut self.app).unwrap()
+    }
+
+    fn read(&mut self) -> Grid {
+        let entity = self.grid();
+        let id = next_readback_id();
+        self.app.world_mut().entity_mut(entity).insert(ReadbackRequest { id: Some(id) });
+        let mut out = None;
+        self.until("a readback arrives", |app| {
+            out = app.world_mut().resource_mut::<GridSnapshots>().take(id);
+            out.is_some()
+        });
+        out.unwrap().unwrap().grid
+    }
+
+    fn playback(&mut self) -> Mut<'_, Playback> {
+        self.app.world_mut().resource_mut::<Playback>()
+    }
+
+    /// A press (and release) at a cell, through the same messages the mouse produces.
+    fn click(&mut self, cell: Vec2, times: usize) {
+        let entity = self.grid();
+        self.update(); // transforms are propagated
+        let world = {
+            let w = self.app.world();
+            cell_to_world(w.get::<CaGrid>(entity).unwrap(), w.get::<GlobalTransform>(entity).unwrap(), cell)
+        };
+        for _ in 0..times {
+            self.app.world_mut().write_message(PointerInput { pointer: 0, phase: PointerPhase::Pressed, world });
+            self.app.world_mut().write_message(PointerInput { pointer: 0, phase: PointerPhase::Released, world });
+        }
+        self.update();
+    }
+
+    /// Pauses, lets queued work drain, and returns the state.
+    fn pause_and_read(&mut self) -> Grid {
+        self.playback().paused = true;
+        self.update();
+        self.read()
+    }
+}
+
+fn grid_step(app: &mut App) -> Option<u32> {
+    let mut q = app.world_mut().query_filtered::<&CaGrid, With<SandboxGrid>>();
+    q.iter(app.world()).next().map(|g| g.step)
+}
+
+fn alive_cells(g: &Grid) -> usize {
+    g.data.chunks(16).filter(|c| c[3] > 0.1).count()
+}
+
+fn transport(s: &mut Sandbox) {
+    s.playback().speed = Speed::One;
+    s.playback().paused = false;
+    s.update();
+    let a = s.step();
+    for _ in 0..5 {
+        s.update();
+    }
+    assert_eq!(s.step() - a, 5, "1× runs one step per frame");
+    s.playback().speed = Speed::Four;
+    s.update();
+    let a = s.step();
+    for _ in 0..5 {
+        s.update();
+    }
+    assert_eq!(s.step() - a, 20, "4× runs four steps per frame");
+    s.playback().speed = Speed::Half;
+    s.update();
+    let a = s.step();
+    for _ in 0..10 {
+        s.update();
+    }
+    assert_eq!(s.step() - a, 5, "1/2× runs a step every other frame");
+    s.playback().paused = true;
+    s.update();
+    let a = s.step();
+    for _ in 0..5 {
+        s.update();
+    }
+    assert_eq!(s.step(), a, "pause stops the step counter");
+    s.playback().single_steps = 1;
+    s.update();
+    assert_eq!(s.step(), a + 1, "a single step runs while paused");
+}
+
+fn grow(s: &mut Sandbox, steps: u32) {
+    s.playback().paused = false;
+    s.playback().speed = Speed::Four;
+    let target = s.step() + steps;
+    s.until("the lizard grows", |app| grid_step(app).unwrap() >= target);
+}
+
+fn click_erases_a_disc(s: &mut Sandbox) {
+    grow(s, 120);
+    let before = s.pause_and_read();
+    assert!(alive_cells(&before) > 300, "the lizard should have grown first");
+    let radius = 6.0;
+    s.app.world_mut().resource_mut::<ToolSettings>().brush_radius = radius;
+    s.app.world_mut().resource_mut::<ToolSettings>().tool = Tool::Erase;
+    let center = Vec2::new(48.0, 50.0);
+    s.click(center, 1);
+    let after = s.read();
+    let (mut erased, mut kept) = (0, 0);
+    for y in 0..before.height {
+        for x in 0..before.width {
+            let d = Vec2::new(x as f32 + 0.5, y as f32 + 0.5).distance(center);
+            if d < radius {
+                assert!(after.cell(x, y).iter().all(|&v| v == 0.0), "cell ({x}, {y}) inside the brush survived");
+                erased += 1;
+            } else {
+                assert_eq!(after.cell(x, y), before.cell(x, y), "cell ({x}, {y}) outside the brush changed");
+                kept += 1;
+            }
+        }
+    }
+    assert!(erased > 100 && kept > 0);
+}
+
+fn double_click_plants_a_seed_that_grows(s: &mut Sandbox) {
+    s.app.world_mut().write_message(SceneCommand::Reset);
+    s.update();
+    let spot = Vec2::new(20.5, 20.5);
+    s.click(spot, 2);
+    let planted = s.read();
+    assert_eq!(planted.cell(20, 20)[3], 1.0, "the double-click should plant a seed");
+    grow(s, 60);
+    let grown = s.pause_and_read();
+    let near = (10..31).flat_map(|y| (10..31).map(move |x| (x, y))).filter(|&(x, y)| grown.cell(x, y)[3] > 0.1).count();
+    assert!(near > 30, "the planted seed should grow ({near} living cells around it)");
+}
+
+fn species_brush_plants_another_species(s: &mut Sandbox) {
+    let ladybug = import::load_model_file(common::reference("weights/growing_ca_webgl8/ex3_1f41e.json")).unwrap();
+    let ladybug_file = s._dir.path().join("ladybug.safetensors");
+    ladybug.save(&ladybug_file).unwrap();
+    let handle = {
+        let server = s.app.world().resource::<AssetServer>().clone();
+        s.app.world_mut().resource_mut::<ModelLibrary>().open(&ladybug_file, &server)
+    };
+    s.until("the second model loads", |app| app.world().resource::<Assets<NcaModel>>().contains(&handle));
+    s.app.world_mut().write_message(SceneCommand::Reset);
+    s.update();
+    {
+        let mut tools = s.app.world_mut().resource_mut::<ToolSettings>();
+        tools.tool = Tool::Species;
+        tools.species_model = Some(handle);
+    }
+    s.click(Vec2::new(75.5, 48.5), 1);
+    let start = s.read();
+    assert_eq!(start.species[48 * 96 + 75], 1, "the species brush plants species 1");
+    assert_eq!(start.cell(75, 48)[3], 1.0);
+    let step = s.step();
+    s.playback().single_steps = 40;
+    s.update();
+    let got = s.read();
+    let (NcaWeights::Growing(a), NcaWeights::Growing(b)) = (lizard(), ladybug);
+    let mut expected = start.clone();
+    cpu::run_species(&[&a, &b], &mut expected, 3, step, 40, &SobelPair::default());
+    let (max, mean) = diff(&got.data, &expected.data);
+    assert!(mean <= 1e-3, "species grid differs from the CPU reference: mean {mean:e} max {max:e}");
+    let species_differ = got.species.iter().zip(&expected.species).filter(|(a, b)| a != b).count();
+    assert_eq!(species_differ, 0, "species ids differ from the CPU reference");
+    assert!(got.species.iter().zip(&got.data.chunks(16).collect::<Vec<_>>()).filter(|(s, c)| **s == 1 && c[3] > 0.1).count() > 9);
+    s.app.world_mut().resource_mut::<ToolSettings>().tool = Tool::Erase;
+}
+
+fn hot_reload_swaps_weights_and_keeps_the_state(s: &mut Sandbox) {
+    // A lizard alone (the reset forgets the ladybug species of the previous check).
+    s.app.world_mut().write_message(SceneCommand::Reset);
+    s.update();
+    grow(s, 40);
+    let before = s.pause_and_read();
+    let step = s.step();
+    let still = NcaWeights::Growing(GrowingWeights::zeros(Default::default()));
+    write_later(&s.model_file, &still.to_safetensors());
+    let entity = s.grid();
+    s.until("the changed file is reloaded", |app| {
+        let models = app.world().resource::<Assets<NcaModel>>();
+        let grid = app.world().get::<CaGrid>(entity).unwrap();
+        models.get(&grid.model).is_some_and(|m| m.weights.as_growing().is_some_and(|w| w.w1.iter().all(|&v| v == 0.0)))
+    });
+    s.playback().single_steps = 10;
+    s.update();
+    let after = s.read();
+    assert_eq!(s.step(), step + 10, "the reload must not reset the step counter");
+    let changed = after.data.iter().zip(&before.data).filter(|(a, b)| a != b).count();
+    assert_eq!(changed, 0, "zero weights keep the state exactly: the new weights are in use and nothing was reset");
+    assert!(alive_cells(&after) > 50, "the grown state must still be there");
+
+    // A corrupted file: an error for the panel, and the last good weights keep running.
+    write_later(&s.model_file, b"not a model at all");
+    s.until("the broken file is reported", |app| app.world().resource::<ModelLibrary>().messages.iter().any(|m| m.is_error && m.text.contains("lizard.safetensors")));
+    s.playback().single_steps = 3;
+    s.update();
+    assert_eq!(s.step(), step + 13, "the grid keeps running after a bad reload");
+
+    // Deleted: noted, nothing crashes, the grid still runs.
+    std::fs::remove_file(&s.model_file).unwrap();
+    s.until("the deletion is noted", |app| app.world().resource::<ModelLibrary>().messages.iter().any(|m| m.text.contains("deleted")));
+    s.playback().single_steps = 2;
+    s.update();
+    assert_eq!(s.step(), step + 15);
+}
+
+fn dropping_a_non_model_is_an_error(s: &mut Sandbox) {
+    let window = Entity::PLACEHOLDER;
+    let png = s._dir.path().join("photo.png");
+    std::fs::write(&png, b"\x89PNG").unwrap();
+    s.app.world_mut().write_message(FileDragAndDrop::DroppedFile { window, path_buf: png });
+    s.update();
+    let library = s.app.world().resource::<ModelLibrary>();
+    assert!(library.messages.iter().any(|m| m.is_error && m.text.contains("photo.png") && m.text.contains("not a model")));
+    let unknown = s._dir.path().join("mystery.safetensors");
+    std::fs::write(&unknown, b"{}").unwrap();
+    s.app.world_mut().write_message(FileDragAndDrop::DroppedFile { window, path_buf: unknown });
+    s.until("the broken drop is reported", |app| app.world().resource::<ModelLibrary>().messages.iter().any(|m| m.is_error && m.text.contains("mystery.safetensors")));
+    let step = s.step();
+    s.playback().single_steps = 1;
+    s.update();
+    assert_eq!(s.step(), step + 1, "the scene keeps running");
+}
+
+/// Writes a file so its modification time visibly changes (coarse file-system clocks).
+fn write_later(path: &Path, bytes: &[u8]) {
+    std::thread::sleep(Duration::from_millis(20));
+    let tmp = path.with_extension("tmp");
+    std::fs::write(&tmp, bytes).unwrap();
+    std::fs::rename(&tmp, path).unwrap();
+    let later = std::time::SystemTime::now() + Duration::from_secs(2);
+    let _ = std::fs::File::options().write(true).open(path).and_then(|f| f.set_modified(later));
+}
+
+#[test]
+fn sandbox_tools_transport_species_and_reload() {
+    let mut s = Sandbox::new();
+    type Check = fn(&mut Sandbox);
+    let checks: [(&str, Check); 6] = [
+        ("transport: speed and pause", transport),
+        ("a click erases a disc of the brush radius", click_erases_a_disc),
+        ("a double-click plants a seed that grows", double_click_plants_a_seed_that_grows),
+        ("the species brush plants another species", species_brush_plants_another_species),
+        ("hot reload swaps the weights and keeps the state", hot_reload_swaps_weights_and_keeps_the_state),
+        ("dropping a non-model is an error", dropping_a_non_model_is_an_error),
+    ];
+    for (name, check) in checks {
+        eprintln!("check: {name}");
+        check(&mut s);
+    }
+}
