@@ -1,4 +1,5 @@
-//! `nca bench`: cell-updates per second of the CPU reference and the GPU path.
+//! `nca bench`: steps and cell-updates per second of the CPU reference and the GPU path, with
+//! one or more species per grid.
 //!
 //! Every cell of the grid starts alive (random state, alpha 1), so every cell that fires runs
 //! the full network: this is the worst case, not a mostly-empty grid. A "cell-update" is one
@@ -34,12 +35,21 @@ pub struct BenchArgs {
     /// Model file (default: deterministic random weights of the right shape).
     #[arg(long)]
     pub model: Option<std::path::PathBuf>,
+    /// Species per grid to measure: the grid is split into vertical stripes, one species each,
+    /// every species with its own weights.
+    #[arg(long, value_delimiter = ',', default_values_t = [1u32, 4])]
+    pub species: Vec<u32>,
 }
 
 /// Random but reproducible weights, scaled like a trained model's.
 pub fn bench_weights() -> NcaWeights {
+    bench_weights_variant(0)
+}
+
+/// Another set of random weights (for extra species), reproducible per `variant`.
+pub fn bench_weights_variant(variant: u32) -> NcaWeights {
     let mut w = GrowingWeights::zeros(GrowingSpec::default());
-    let mut i = 0u32;
+    let mut i = variant.wrapping_mul(100_003);
     let mut next = |scale: f32| {
         i += 1;
         (fire::pcg(i) as f32 / u32::MAX as f32 - 0.5) * scale
@@ -68,44 +78,60 @@ pub(super) fn run(args: BenchArgs) -> Result<(), String> {
         None => bench_weights(),
     };
     let mut gpu = None;
-    println!("backend  size        steps   seconds   cell-updates/s");
+    println!("backend  size        species  steps   seconds   steps/s    cell-updates/s");
     for backend in &args.backends {
         for &size in &args.sizes {
-            let grid = alive_grid(size as usize);
-            let (steps, seconds) = match backend.as_str() {
-                "cpu" => time_cpu(&weights, grid, args.seconds),
-                "gpu" => {
-                    if gpu.is_none() {
-                        let runner = HeadlessGpu::new().map_err(|e| e.to_string())?;
-                        println!("# gpu adapter: {}", runner.adapter);
-                        gpu = Some(runner);
-                    }
-                    time_gpu(gpu.as_mut().unwrap(), &weights, &grid, args.seconds)?
+            for &species in &args.species {
+                let species = species.clamp(1, 8);
+                // Species 0 is the chosen model; the others get their own random weights.
+                let models: Vec<NcaWeights> =
+                    std::iter::once(weights.clone()).chain((1..species).map(bench_weights_variant)).collect();
+                let mut grid = alive_grid(size as usize);
+                for (i, s) in grid.species.iter_mut().enumerate() {
+                    *s = ((i % size as usize) * species as usize / size as usize) as u32;
                 }
-                other => return Err(format!("unknown backend '{other}' (cpu or gpu)")),
-            };
-            let rate = (size as f64).powi(2) * steps as f64 / seconds;
-            println!("{backend:<8} {:<11} {steps:<7} {seconds:<9.3} {rate:.3e}", format!("{size}x{size}"));
+                let (steps, seconds) = match backend.as_str() {
+                    "cpu" => time_cpu(&models, grid, args.seconds),
+                    "gpu" => {
+                        if gpu.is_none() {
+                            let runner = HeadlessGpu::new().map_err(|e| e.to_string())?;
+                            println!("# gpu adapter: {}", runner.adapter);
+                            gpu = Some(runner);
+                        }
+                        time_gpu(gpu.as_mut().unwrap(), &models, &grid, args.seconds)?
+                    }
+                    other => return Err(format!("unknown backend '{other}' (cpu or gpu)")),
+                };
+                let steps_per_second = steps as f64 / seconds;
+                let rate = (size as f64).powi(2) * steps_per_second;
+                println!(
+                    "{backend:<8} {:<11} {species:<8} {steps:<7} {seconds:<9.3} {steps_per_second:<10.2} {rate:.3e}",
+                    format!("{size}x{size}")
+                );
+            }
         }
     }
     Ok(())
 }
 
-fn time_cpu(weights: &NcaWeights, mut grid: Grid, budget: f64) -> (u32, f64) {
-    let NcaWeights::Growing(w) = weights;
+fn time_cpu(models: &[NcaWeights], mut grid: Grid, budget: f64) -> (u32, f64) {
+    let models: Vec<&GrowingWeights> = models.iter().map(|m| m.as_growing().expect("growing models")).collect();
     let sobel = SobelPair::default();
     let start = Instant::now();
     let mut steps = 0;
     while steps == 0 || start.elapsed().as_secs_f64() < budget {
-        cpu::run(w, &mut grid, 1, steps, 1, &sobel);
+        cpu::run_species(&models, &mut grid, 1, steps, 1, &sobel);
         steps += 1;
     }
     (steps, start.elapsed().as_secs_f64())
 }
 
-fn time_gpu(gpu: &mut HeadlessGpu, weights: &NcaWeights, grid: &Grid, budget: f64) -> Result<(u32, f64), String> {
-    let model = gpu.add_model(weights.clone());
-    let entity = gpu.spawn_grid(model, grid.width as u32, grid.height as u32, 1);
+fn time_gpu(gpu: &mut HeadlessGpu, models: &[NcaWeights], grid: &Grid, budget: f64) -> Result<(u32, f64), String> {
+    let handles: Vec<_> = models.iter().map(|m| gpu.add_model(m.clone())).collect();
+    let entity = gpu.spawn_grid(handles[0].clone(), grid.width as u32, grid.height as u32, 1);
+    if let Some(mut g) = gpu.app_mut().world_mut().get_mut::<crate::sim::CaGrid>(entity) {
+        g.extra_species = handles[1..].to_vec();
+    }
     gpu.upload(entity, grid, 0);
     // Warm-up: one step and a readback, so buffers exist and the GPU is idle.
     gpu.run(entity, 1, 1);
