@@ -197,6 +197,27 @@ fn click_erases_a_disc(s: &mut Sandbox) {
         }
     }
     assert!(erased > 100 && kept > 0);
+
+    // Two fingers at once: each erases its own disc.
+    let entity = s.grid();
+    let (a, b) = (Vec2::new(30.5, 40.5), Vec2::new(62.5, 56.5));
+    let to_world = |s: &Sandbox, cell: Vec2| {
+        let w = s.app.world();
+        cell_to_world(w.get::<CaGrid>(entity).unwrap(), w.get::<GlobalTransform>(entity).unwrap(), cell)
+    };
+    let (wa, wb) = (to_world(s, a), to_world(s, b));
+    for (pointer, world) in [(1, wa), (2, wb)] {
+        s.app.world_mut().write_message(PointerInput { pointer, phase: PointerPhase::Pressed, world });
+    }
+    s.update();
+    let touched = s.read();
+    for (pointer, world) in [(1, wa), (2, wb)] {
+        s.app.world_mut().write_message(PointerInput { pointer, phase: PointerPhase::Released, world });
+    }
+    for c in [a, b] {
+        assert!(touched.cell(c.x as usize, c.y as usize).iter().all(|&v| v == 0.0), "finger at {c} did not erase");
+        assert!(touched.cell(c.x as usize + 5, c.y as usize).iter().all(|&v| v == 0.0));
+    }
 }
 
 fn double_click_plants_a_seed_that_grows(s: &mut Sandbox) {
@@ -297,6 +318,17 @@ fn dropping_a_non_model_is_an_error(s: &mut Sandbox) {
     std::fs::write(&unknown, b"{}").unwrap();
     s.app.world_mut().write_message(FileDragAndDrop::DroppedFile { window, path_buf: unknown });
     s.until("the broken drop is reported", |app| app.world().resource::<ModelLibrary>().messages.iter().any(|m| m.is_error && m.text.contains("mystery.safetensors")));
+    // A valid file of a kind this build does not know.
+    let mut bytes = lizard().to_safetensors();
+    let (known, unknown) = (br#""nca.kind":"growing""#, br#""nca.kind":"mystery""#);
+    let at = bytes.windows(known.len()).position(|w| w == known).expect("kind in the header");
+    bytes[at..at + known.len()].copy_from_slice(unknown);
+    let alien = s._dir.path().join("alien.safetensors");
+    std::fs::write(&alien, bytes).unwrap();
+    s.app.world_mut().write_message(FileDragAndDrop::DroppedFile { window, path_buf: alien });
+    s.until("the unknown kind is reported", |app| {
+        app.world().resource::<ModelLibrary>().messages.iter().any(|m| m.is_error && m.text.contains("alien.safetensors") && m.text.contains("unknown model kind"))
+    });
     let step = s.step();
     s.playback().single_steps = 1;
     s.update();
