@@ -69,3 +69,32 @@ fn window_grows_the_model_and_takes_a_screenshot() {
     let green = count_lizard_green(&img);
     assert!(green > 5_000, "screenshot holds {green} lizard-green pixels; no grown organism");
 }
+
+/// Two species from the command line: a butterfly planted beside the lizard grows too, and the
+/// species view paints the two in different colours.
+#[test]
+fn window_grows_a_second_species_planted_from_the_command_line() {
+    let dir = tempfile::tempdir().unwrap();
+    let lizard = reference("weights/growing_ca_webgl8/ex3_1f98e.json");
+    let butterfly = reference("weights/growing_ca_webgl8/ex3_1f98b.json");
+    let plant = format!("{}@100,60", butterfly.display());
+    let mut shots = Vec::new();
+    for view in ["rgb", "species"] {
+        let shot = dir.path().join(format!("{view}.png"));
+        let out = Command::new("xvfb-run")
+            .args(["-a", "-s", "-screen 0 1024x768x24", env!("CARGO_BIN_EXE_nca"), "run", "--model", lizard.to_str().unwrap()])
+            .args(["--plant", &plant, "--view", view, "--speed", "4", "--frames", "100", "--screenshot", shot.to_str().unwrap()])
+            .output()
+            .unwrap();
+        assert!(out.status.success(), "window app failed: {}", String::from_utf8_lossy(&out.stderr));
+        shots.push(image::open(&shot).unwrap().to_rgb8());
+    }
+    // The butterfly's orange wings (RGB view) and species 1's palette orange (species view).
+    let orange = |img: &image::RgbImage| img.pixels().filter(|p| p[0] > 180 && (90..190).contains(&p[1]) && p[2] < 90).count();
+    assert!(count_lizard_green(&shots[0]) > 2_000, "the lizard should grow");
+    assert!(orange(&shots[0]) > 2_000, "the planted butterfly should grow: {} orange pixels", orange(&shots[0]));
+    let species_orange = shots[1].pixels().filter(|p| p[0] > 180 && p[1] < 120 && p[2] < 60).count();
+    assert!(species_orange > 2_000, "species view should paint species 1: {species_orange} pixels");
+    let bad = Command::new(env!("CARGO_BIN_EXE_nca")).args(["run", "--model", lizard.to_str().unwrap(), "--plant", "nowhere.safetensors@5,5"]).output().unwrap();
+    assert!(!bad.status.success() && String::from_utf8_lossy(&bad.stderr).contains("nowhere.safetensors"));
+}

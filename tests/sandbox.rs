@@ -46,6 +46,9 @@ impl Sandbox {
                 grid_size: 96,
                 speed: Speed::One,
                 seed: 3,
+                plant: Vec::new(),
+                view: nca_sandbox::scene::ViewMode::Rgb,
+                dark_background: false,
                 frames: None,
                 screenshot: None,
             });

@@ -29,6 +29,12 @@ pub struct WindowOptions {
     pub speed: Speed,
     /// Fire-hash seed.
     pub seed: u32,
+    /// Seeds of other models planted at start: file, x, y.
+    pub plant: Vec<(PathBuf, u32, u32)>,
+    /// What the display shows.
+    pub view: crate::scene::ViewMode,
+    /// Start with the dark background.
+    pub dark_background: bool,
     /// Run this many frames, then exit (for screenshots and smoke tests).
     pub frames: Option<u32>,
     /// Save a screenshot here after the last frame.
@@ -135,7 +141,13 @@ fn start_scene(
     if let Some(options) = &options {
         scene.grid_size = options.grid_size;
         scene.seed = options.seed;
+        scene.view = options.view;
+        scene.dark_background = options.dark_background;
         playback.speed = options.speed;
+        for (file, x, y) in &options.plant {
+            let model = library.open(file, &server);
+            scene.pending_plants.push((model, *x, *y));
+        }
         if options.trained_dir.is_dir()
             && let Err(e) = library.open_folder(&options.trained_dir, &server)
         {

@@ -29,6 +29,27 @@ pub fn default_trained_dir() -> PathBuf {
     if here.is_dir() { here } else { Path::new(env!("CARGO_MANIFEST_DIR")).join("trained") }
 }
 
+fn parse_plant(text: &str) -> Result<(PathBuf, u32, u32), String> {
+    let bad = || format!("'{text}' is not FILE@X,Y");
+    let (file, at) = text.rsplit_once('@').ok_or_else(bad)?;
+    let (x, y) = at.split_once(',').ok_or_else(bad)?;
+    Ok((PathBuf::from(file), x.trim().parse().map_err(|_| bad())?, y.trim().parse().map_err(|_| bad())?))
+}
+
+fn parse_view(text: &str) -> Result<crate::scene::ViewMode, String> {
+    use crate::scene::ViewMode;
+    match text {
+        "rgb" => Ok(ViewMode::Rgb),
+        "species" => Ok(ViewMode::Species),
+        _ => text
+            .strip_prefix("hidden:")
+            .and_then(|n| n.parse::<u32>().ok())
+            .filter(|n| (4..16).contains(n))
+            .map(ViewMode::Hidden)
+            .ok_or_else(|| format!("unknown view '{text}' (rgb, species, or hidden:N with N in 4–15)")),
+    }
+}
+
 fn parse_speed(text: &str) -> Result<crate::sim::Speed, String> {
     use crate::sim::Speed;
     Speed::ALL
@@ -129,6 +150,15 @@ pub enum Command {
         /// Folder whose models the picker offers.
         #[arg(long)]
         trained_dir: Option<PathBuf>,
+        /// Also plant a seed of another model: `FILE@X,Y` (cells from the top-left); repeatable.
+        #[arg(long, value_parser = parse_plant)]
+        plant: Vec<(PathBuf, u32, u32)>,
+        /// What the display shows: rgb, species, or hidden:N (N in 4–15).
+        #[arg(long, default_value = "rgb", value_parser = parse_view)]
+        view: crate::scene::ViewMode,
+        /// Start with the dark background.
+        #[arg(long)]
+        dark: bool,
         /// Fire-hash seed.
         #[arg(long, default_value_t = 0)]
         seed: u32,
@@ -207,12 +237,15 @@ fn run(cli: Cli) -> Result<(), String> {
         size: 128,
         speed: crate::sim::Speed::One,
         trained_dir: None,
+        plant: Vec::new(),
+        view: crate::scene::ViewMode::Rgb,
+        dark: false,
         seed: 0,
         frames: None,
         screenshot: None,
     });
     match command {
-        Command::Run { model, size, speed, trained_dir, seed, frames, screenshot } => {
+        Command::Run { model, size, speed, trained_dir, plant, view, dark, seed, frames, screenshot } => {
             let trained_dir = trained_dir.unwrap_or_else(default_trained_dir);
             let default_model = trained_dir.join(DEFAULT_MODEL_FILE);
             let path = match model {
@@ -229,8 +262,25 @@ fn run(cli: Cli) -> Result<(), String> {
             // Refuse a broken starting model here, with the file's name, before a window opens.
             load(&path)?;
             check_size(size)?;
+            for (file, x, y) in &plant {
+                load(file)?;
+                if *x >= size || *y >= size {
+                    return Err(format!("--plant {}@{x},{y}: outside the {size}×{size} grid", file.display()));
+                }
+            }
             crate::app::probe_adapter().map_err(|e| e.to_string())?;
-            let exit = window::run(WindowOptions { model: path, trained_dir, grid_size: size, speed, seed, frames, screenshot: screenshot.clone() });
+            let exit = window::run(WindowOptions {
+                model: path,
+                trained_dir,
+                grid_size: size,
+                speed,
+                seed,
+                plant,
+                view,
+                dark_background: dark,
+                frames,
+                screenshot: screenshot.clone(),
+            });
             if let Some(path) = screenshot.filter(|p| !p.exists()) {
                 return Err(format!("{}: screenshot was not written", path.display()));
             }

@@ -62,6 +62,8 @@ pub struct SceneSettings {
     pub rotation_degrees: f32,
     /// Whether the side panel is shown.
     pub panel_visible: bool,
+    /// Seeds of other species to plant once the grid and their models are ready: model, x, y.
+    pub pending_plants: Vec<(Handle<NcaModel>, u32, u32)>,
 }
 
 impl Default for SceneSettings {
@@ -74,6 +76,7 @@ impl Default for SceneSettings {
             view: ViewMode::Rgb,
             rotation_degrees: 0.0,
             panel_visible: true,
+            pending_plants: Vec::new(),
         }
     }
 }
@@ -112,7 +115,7 @@ impl Plugin for ScenePlugin {
             .configure_sets(Update, SceneSystems::Apply.before(SimSystems::Edit))
             .add_systems(
                 Update,
-                (select_loaded_models, apply_commands, sync_grid, fit_grids_to_window).chain().in_set(SceneSystems::Apply),
+                (select_loaded_models, apply_commands, sync_grid, plant_pending, fit_grids_to_window).chain().in_set(SceneSystems::Apply),
             );
     }
 }
@@ -211,6 +214,29 @@ fn sync_grid(
             }
         }
     }
+}
+
+/// Plants the pending seeds of other species once the grid exists and their models loaded
+/// (a model that failed to load is dropped from the list; the library reports why).
+fn plant_pending(
+    mut settings: ResMut<SceneSettings>,
+    models: Res<Assets<NcaModel>>,
+    server: Res<AssetServer>,
+    mut grids: Query<(&mut CaGrid, &mut crate::sim::GridEdits), With<SandboxGrid>>,
+) {
+    if settings.pending_plants.is_empty() {
+        return;
+    }
+    let Some((mut grid, mut edits)) = grids.iter_mut().next() else { return };
+    settings.pending_plants.retain(|(model, x, y)| {
+        if models.contains(model) {
+            let species = grid.species_of(model);
+            edits.push(Edit::PlantSeed { x: *x, y: *y, species });
+            false
+        } else {
+            !server.load_state(model).is_failed()
+        }
+    });
 }
 
 /// Width of the side panel in logical pixels (the grid is centred in the space beside it).
