@@ -134,36 +134,26 @@ fn alive_cells(g: &Grid) -> usize {
     g.data.chunks(16).filter(|c| c[3] > 0.1).count()
 }
 
+/// Steps the grid advanced over `frames` frames with these transport settings (after one frame
+/// for the change to take effect).
+fn steps_over(s: &mut Sandbox, speed: Speed, paused: bool, frames: u32) -> u32 {
+    s.playback().speed = speed;
+    s.playback().paused = paused;
+    s.update();
+    let start = s.step();
+    for _ in 0..frames {
+        s.update();
+    }
+    s.step() - start
+}
+
 fn transport(s: &mut Sandbox) {
-    s.playback().speed = Speed::One;
-    s.playback().paused = false;
-    s.update();
+    assert_eq!(steps_over(s, Speed::One, false, 5), 5, "1× runs one step per frame");
+    assert_eq!(steps_over(s, Speed::Four, false, 5), 20, "4× runs four steps per frame");
+    assert_eq!(steps_over(s, Speed::Half, false, 10), 5, "1/2× runs a step every other frame");
+    assert_eq!(steps_over(s, Speed::Tenth, false, 20), 2, "1/10× runs a step every ten frames");
+    assert_eq!(steps_over(s, Speed::Four, true, 5), 0, "pause stops the step counter");
     let a = s.step();
-    for _ in 0..5 {
-        s.update();
-    }
-    assert_eq!(s.step() - a, 5, "1× runs one step per frame");
-    s.playback().speed = Speed::Four;
-    s.update();
-    let a = s.step();
-    for _ in 0..5 {
-        s.update();
-    }
-    assert_eq!(s.step() - a, 20, "4× runs four steps per frame");
-    s.playback().speed = Speed::Half;
-    s.update();
-    let a = s.step();
-    for _ in 0..10 {
-        s.update();
-    }
-    assert_eq!(s.step() - a, 5, "1/2× runs a step every other frame");
-    s.playback().paused = true;
-    s.update();
-    let a = s.step();
-    for _ in 0..5 {
-        s.update();
-    }
-    assert_eq!(s.step(), a, "pause stops the step counter");
     s.playback().single_steps = 1;
     s.update();
     assert_eq!(s.step(), a + 1, "a single step runs while paused");
