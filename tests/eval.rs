@@ -6,6 +6,7 @@ mod common;
 use std::process::Command;
 
 use common::reference;
+use nca_sandbox::model::{GrowingMode, NcaWeights};
 
 fn eval(model: &str, extra: &[&str]) -> serde_json::Value {
     let model = reference(&format!("weights/growing_ca_webgl8/{model}.json"));
@@ -54,4 +55,39 @@ fn eval_reports_a_missing_target_clearly() {
     let stderr = String::from_utf8_lossy(&out.stderr);
     assert!(!out.status.success() && stderr.contains("/no/such/target.png"), "{stderr}");
     assert_eq!(stderr.trim().lines().count(), 1, "{stderr}");
+}
+
+/// Every model this project ships in `trained/` meets the bar of its mode (issue 4), judged with
+/// `nca eval growing` against its own target in `assets/targets/` (the default lookup).
+#[test]
+fn shipped_models_meet_their_bars() {
+    let trained = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("trained");
+    let mut models: Vec<_> = std::fs::read_dir(&trained)
+        .unwrap()
+        .map(|e| e.unwrap().path())
+        .filter(|p| p.extension().is_some_and(|e| e == "safetensors"))
+        .collect();
+    models.sort();
+    assert!(!models.is_empty(), "trained/ ships no model");
+    for model in models {
+        let NcaWeights::Growing(weights) = NcaWeights::load(&model).unwrap();
+        assert!(weights.provenance.contains_key("nca.train.command"), "{}: not trained by nca train", model.display());
+        let out = Command::new(env!("CARGO_BIN_EXE_nca"))
+            .current_dir(env!("CARGO_MANIFEST_DIR"))
+            .args(["eval", "growing", model.to_str().unwrap()])
+            .output()
+            .unwrap();
+        assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+        let report: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+        let bars: &[(&str, f64)] = match weights.spec.mode {
+            GrowingMode::Growing => &[("loss@96", 1e-3)],
+            GrowingMode::Persistent => &[("loss@1000", 3e-4)],
+            GrowingMode::Regenerating => &[("loss@1000", 3e-4), ("regen_half@200", 2e-3), ("regen_disc@200", 2e-3)],
+        };
+        for (key, bar) in bars {
+            let value = figure(&report, key);
+            assert!(value <= *bar, "{}: {key} = {value:e} is above the bar {bar:e}", model.display());
+            eprintln!("{}: {key} = {value:.2e} (bar {bar:e})", model.file_name().unwrap().to_string_lossy());
+        }
+    }
 }
