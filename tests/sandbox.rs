@@ -49,6 +49,7 @@ impl Sandbox {
                 plant: Vec::new(),
                 view: nca_sandbox::scene::ViewMode::Rgb,
                 dark_background: false,
+                kiosk: false,
                 frames: None,
                 screenshot: None,
             });
@@ -328,6 +329,31 @@ fn dropping_a_non_model_is_an_error(s: &mut Sandbox) {
     assert_eq!(s.step(), step + 1, "the scene keeps running");
 }
 
+fn kiosk_starts_over_when_nothing_lives_and_after_idling(s: &mut Sandbox) {
+    use nca_sandbox::model::grid::Edit;
+    use nca_sandbox::scene::kiosk::KioskSettings;
+    use nca_sandbox::sim::GridEdits;
+    grow(s, 20);
+    s.app.world_mut().insert_resource(KioskSettings { idle_reset_seconds: None, extinction_check_seconds: Some(0.0) });
+    let entity = s.grid();
+    s.app.world_mut().get_mut::<GridEdits>(entity).unwrap().push(Edit::Clear);
+    let before = s.step();
+    s.until("an empty grid starts over", |app| grid_step(app).unwrap() < before);
+    s.playback().paused = true;
+    s.update();
+    let fresh = s.read();
+    assert!(fresh.cell(48, 48)[3] > 0.1 && alive_cells(&fresh) < 200, "a fresh seed grows in the centre ({} cells alive)", alive_cells(&fresh));
+
+    s.app.world_mut().insert_resource(KioskSettings { idle_reset_seconds: Some(0.3), extinction_check_seconds: None });
+    grow(s, 30);
+    s.click(Vec2::new(10.5, 10.5), 1);
+    let touched = s.step();
+    let start = Instant::now();
+    s.until("an idle kiosk starts over", |app| grid_step(app).unwrap() < touched);
+    assert!(start.elapsed() >= Duration::from_millis(250), "reset before the idle time passed");
+    s.app.world_mut().insert_resource(KioskSettings::default());
+}
+
 /// Writes a file so its modification time visibly changes (coarse file-system clocks).
 fn write_later(path: &Path, bytes: &[u8]) {
     std::thread::sleep(Duration::from_millis(20));
@@ -342,7 +368,8 @@ fn write_later(path: &Path, bytes: &[u8]) {
 fn sandbox_tools_transport_species_and_reload() {
     let mut s = Sandbox::new();
     type Check = fn(&mut Sandbox);
-    let checks: [(&str, Check); 6] = [
+    let checks: [(&str, Check); 7] = [
+        ("kiosk: starts over when nothing lives and after idling", kiosk_starts_over_when_nothing_lives_and_after_idling),
         ("transport: speed and pause", transport),
         ("a click erases a disc of the brush radius", click_erases_a_disc),
         ("a double-click plants a seed that grows", double_click_plants_a_seed_that_grows),

@@ -35,6 +35,9 @@ pub struct WindowOptions {
     pub view: crate::scene::ViewMode,
     /// Start with the dark background.
     pub dark_background: bool,
+    /// Installation mode: fullscreen, panel hidden, start over after 2 idle minutes or when
+    /// nothing is alive.
+    pub kiosk: bool,
     /// Run this many frames, then exit (for screenshots and smoke tests).
     pub frames: Option<u32>,
     /// Save a screenshot here after the last frame.
@@ -85,6 +88,11 @@ pub fn run(options: WindowOptions) -> AppExit {
                 primary_window: Some(Window {
                     title: "nca-sandbox".into(),
                     resolution: (1100, 760).into(),
+                    mode: if options.kiosk {
+                        bevy::window::WindowMode::BorderlessFullscreen(bevy::window::MonitorSelection::Primary)
+                    } else {
+                        bevy::window::WindowMode::Windowed
+                    },
                     ..default()
                 }),
                 ..default()
@@ -96,6 +104,9 @@ pub fn run(options: WindowOptions) -> AppExit {
     .add_plugins((SandboxPlugin, PanelPlugin, DeviceInputPlugin))
     .insert_resource(options.clone())
     .add_systems(Update, count_frames);
+    if options.kiosk {
+        app.insert_resource(crate::scene::kiosk::KioskSettings { idle_reset_seconds: Some(120.0), extinction_check_seconds: Some(5.0) });
+    }
     set_start_model(&mut app, options.model.clone());
     app.run()
 }
@@ -143,6 +154,7 @@ fn start_scene(
         scene.seed = options.seed;
         scene.view = options.view;
         scene.dark_background = options.dark_background;
+        scene.panel_visible = !options.kiosk;
         playback.speed = options.speed;
         for (file, x, y) in &options.plant {
             let model = library.open(file, &server);

@@ -29,6 +29,29 @@ pub fn default_trained_dir() -> PathBuf {
     if here.is_dir() { here } else { Path::new(env!("CARGO_MANIFEST_DIR")).join("trained") }
 }
 
+/// `trained/lizard_regenerating.safetensors`, or else the first model in the trained folder
+/// (regenerating models first), so a checkout always opens with something alive.
+fn default_model(trained_dir: &Path) -> Result<PathBuf, String> {
+    let preferred = trained_dir.join(DEFAULT_MODEL_FILE);
+    if preferred.is_file() {
+        return Ok(preferred);
+    }
+    let mut models: Vec<PathBuf> = std::fs::read_dir(trained_dir)
+        .map(|dir| dir.filter_map(|e| e.ok().map(|e| e.path())).filter(|p| p.extension().is_some_and(|e| e == "safetensors")).collect())
+        .unwrap_or_default();
+    models.sort_by_key(|p| (!p.to_string_lossy().contains("regenerating"), p.clone()));
+    match models.into_iter().next() {
+        Some(model) => {
+            eprintln!("{} is not there yet; starting with {}", preferred.display(), model.display());
+            Ok(model)
+        }
+        None => Err(format!(
+            "no model given and {} holds none: pass --model FILE (.safetensors, or a Distill WebGL/TF.js JSON model)",
+            trained_dir.display()
+        )),
+    }
+}
+
 fn parse_plant(text: &str) -> Result<(PathBuf, u32, u32), String> {
     let bad = || format!("'{text}' is not FILE@X,Y");
     let (file, at) = text.rsplit_once('@').ok_or_else(bad)?;
@@ -159,6 +182,10 @@ pub enum Command {
         /// Start with the dark background.
         #[arg(long)]
         dark: bool,
+        /// Installation mode: fullscreen, panel hidden (H shows it), start over after two idle
+        /// minutes or whenever nothing is left alive.
+        #[arg(long)]
+        kiosk: bool,
         /// Fire-hash seed.
         #[arg(long, default_value_t = 0)]
         seed: u32,
@@ -240,24 +267,17 @@ fn run(cli: Cli) -> Result<(), String> {
         plant: Vec::new(),
         view: crate::scene::ViewMode::Rgb,
         dark: false,
+        kiosk: false,
         seed: 0,
         frames: None,
         screenshot: None,
     });
     match command {
-        Command::Run { model, size, speed, trained_dir, plant, view, dark, seed, frames, screenshot } => {
+        Command::Run { model, size, speed, trained_dir, plant, view, dark, kiosk, seed, frames, screenshot } => {
             let trained_dir = trained_dir.unwrap_or_else(default_trained_dir);
-            let default_model = trained_dir.join(DEFAULT_MODEL_FILE);
             let path = match model {
                 Some(path) => path,
-                None if default_model.is_file() => default_model,
-                None => {
-                    return Err(format!(
-                        "no model given and {} does not exist: pass --model FILE \
-                         (.safetensors, or a Distill WebGL/TF.js JSON model)",
-                        default_model.display()
-                    ));
-                }
+                None => default_model(&trained_dir)?,
             };
             // Refuse a broken starting model here, with the file's name, before a window opens.
             load(&path)?;
@@ -278,6 +298,7 @@ fn run(cli: Cli) -> Result<(), String> {
                 plant,
                 view,
                 dark_background: dark,
+                kiosk,
                 frames,
                 screenshot: screenshot.clone(),
             });

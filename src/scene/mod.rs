@@ -1,6 +1,8 @@
 //! The sandbox scene: one grid that follows the transport controls, its settings, and the
 //! commands the panel and the keyboard send to it.
 
+pub mod kiosk;
+
 use bevy::prelude::*;
 use bevy::window::{MonitorSelection, PrimaryWindow, WindowMode};
 
@@ -110,7 +112,8 @@ pub struct ScenePlugin;
 
 impl Plugin for ScenePlugin {
     fn build(&self, app: &mut App) {
-        app.init_resource::<SceneSettings>()
+        app.add_plugins(kiosk::KioskPlugin)
+            .init_resource::<SceneSettings>()
             .add_message::<SceneCommand>()
             .configure_sets(Update, SceneSystems::Apply.before(SimSystems::Edit))
             .add_systems(
