@@ -30,7 +30,7 @@ struct StepParams {
     height: u32,
     seed: u32,
     step: u32,
-    fire_threshold: u32,
+    pad_f: u32,           // each species' fire threshold is in its weights block
     edit_count: u32,
     view_channel: u32,
     species_count: u32,

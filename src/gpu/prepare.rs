@@ -193,7 +193,6 @@ pub(crate) fn prepare_grids(
             height: grid.height,
             seed: grid.seed,
             step: plan.first_step,
-            fire_threshold: model.block[super::types::flatten_len()].to_bits(),
             edit_count: plan.edits.len() as u32,
             view_channel: grid.display.as_ref().map_or(0, |d| d.view_channel),
             species_count: species.len() as u32,

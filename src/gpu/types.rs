@@ -17,9 +17,8 @@ pub struct GpuStepParams {
     pub seed: u32,
     /// The step number this dispatch computes.
     pub step: u32,
-    /// Species 0's `fire::threshold(fire_rate)`, for shaders that need one; the step shader
-    /// reads each species' own from its weights block.
-    pub fire_threshold: u32,
+    /// Padding (`pad_f` in WGSL): each species' fire threshold lives in its weights block.
+    pub _pad_f: u32,
     /// Number of valid entries in the edits buffer.
     pub edit_count: u32,
     /// Channel to display (0–3: RGB view).
@@ -94,11 +93,6 @@ pub const SPECIES_STRIDE: usize = 8340;
 /// The growing model flattened for the GPU: `w1 | b1 | w2 | b2` (offsets in `nca_types.wgsl`).
 pub fn flatten_growing(w: &crate::model::GrowingWeights) -> Vec<f32> {
     [&w.w1[..], &w.b1, &w.w2, &w.b2].concat()
-}
-
-/// Floats of the flat weights, where a species block's fire threshold sits.
-pub const fn flatten_len() -> usize {
-    8336
 }
 
 /// One species' block of the weights buffer: the flat weights, then its integer fire

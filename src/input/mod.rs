@@ -275,8 +275,7 @@ fn age_marks(time: Res<Time<Real>>, settings: Res<ToolSettings>, mut marks: ResM
     marks.marks.retain(|(_, age)| *age < settings.mark_seconds);
 }
 
-fn cursor_world(window: &Window, camera: &Camera, camera_transform: &GlobalTransform, screen: Vec2) -> Option<Vec2> {
-    let _ = window;
+fn cursor_world(camera: &Camera, camera_transform: &GlobalTransform, screen: Vec2) -> Option<Vec2> {
     camera.viewport_to_world_2d(camera_transform, screen).ok()
 }
 
@@ -292,7 +291,7 @@ fn mouse_pointer(
 ) {
     let (Ok(window), Some((camera, camera_transform))) = (windows.single(), cameras.iter().next()) else { return };
     let Some(screen) = window.cursor_position() else { return };
-    let Some(world) = cursor_world(window, camera, camera_transform, screen) else { return };
+    let Some(world) = cursor_world(camera, camera_transform, screen) else { return };
     let over_panel = egui.is_some_and(|e| e.wants_any_pointer_input());
     if settings.tool == Tool::Move {
         return;
@@ -319,23 +318,23 @@ fn touch_pointers(
     settings: Res<ToolSettings>,
     mut out: MessageWriter<PointerInput>,
 ) {
-    let (Ok(window), Some((camera, camera_transform))) = (windows.single(), cameras.iter().next()) else { return };
+    let (Ok(_), Some((camera, camera_transform))) = (windows.single(), cameras.iter().next()) else { return };
     if settings.tool == Tool::Move {
         return;
     }
     let over_panel = egui.is_some_and(|e| e.wants_any_pointer_input());
     for touch in touches.iter_just_pressed() {
-        if !over_panel && let Some(world) = cursor_world(window, camera, camera_transform, touch.position()) {
+        if !over_panel && let Some(world) = cursor_world(camera, camera_transform, touch.position()) {
             out.write(PointerInput { pointer: 1 + touch.id(), phase: PointerPhase::Pressed, world });
         }
     }
     for touch in touches.iter() {
-        if touch.delta() != Vec2::ZERO && let Some(world) = cursor_world(window, camera, camera_transform, touch.position()) {
+        if touch.delta() != Vec2::ZERO && let Some(world) = cursor_world(camera, camera_transform, touch.position()) {
             out.write(PointerInput { pointer: 1 + touch.id(), phase: PointerPhase::Moved, world });
         }
     }
     for touch in touches.iter_just_released() {
-        if let Some(world) = cursor_world(window, camera, camera_transform, touch.position()) {
+        if let Some(world) = cursor_world(camera, camera_transform, touch.position()) {
             out.write(PointerInput { pointer: 1 + touch.id(), phase: PointerPhase::Released, world });
         }
     }

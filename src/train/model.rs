@@ -133,7 +133,7 @@ impl<B: Backend> GrowingNca<B> {
         }
         let count = active.len();
         let cells = n * h * w;
-        let (neighbours, inside) = neighbourhood_rows(&active, n, h, w);
+        let (neighbours, inside) = neighbourhood_rows(&active, h, w);
         let gathered = state.clone().reshape([cells, C]).select(0, Tensor::from_data(TensorData::new(neighbours, [count * 9]), &device))
             * Tensor::<B, 2>::from_data(TensorData::new(inside, [count * 9, 1]), &device);
         let perception = gathered.reshape([count, 9 * C]).matmul(neighbourhood_to_perception::<B>(sobel, &device));
@@ -176,7 +176,7 @@ fn active_cells(pre_alive: &[bool], seeds: &[u32], step: u32, height: usize, wid
 /// For each cell, the rows of its 3×3 neighbourhood in reading order (`(dy, dx)` from
 /// `(-1, -1)`), and 1 where that neighbour is inside the grid, 0 where it is not (its row is
 /// then the cell's own, zeroed by that factor).
-fn neighbourhood_rows(cells: &[i64], _batch: usize, height: usize, width: usize) -> (Vec<i64>, Vec<f32>) {
+fn neighbourhood_rows(cells: &[i64], height: usize, width: usize) -> (Vec<i64>, Vec<f32>) {
     let (h, w) = (height as i64, width as i64);
     let mut rows = Vec::with_capacity(cells.len() * 9);
     let mut inside = Vec::with_capacity(cells.len() * 9);
