@@ -16,10 +16,7 @@ use crate::model::perception::SobelPair;
 use crate::model::{Grid, NcaWeights, cpu, import, snapshot};
 use crate::sim::display::LIGHT_BACKGROUND;
 
-/// The model `nca run` opens when none is given.
-pub const DEFAULT_MODEL: &str = "trained/lizard_regenerating.safetensors";
-
-/// The default model's file name inside the trained folder.
+/// The model `nca run` opens when none is given, inside the trained folder.
 pub const DEFAULT_MODEL_FILE: &str = "lizard_regenerating.safetensors";
 
 /// `./trained` when run from a checkout, else the `trained/` folder of the source tree the
@@ -36,9 +33,7 @@ fn default_model(trained_dir: &Path) -> Result<PathBuf, String> {
     if preferred.is_file() {
         return Ok(preferred);
     }
-    let mut models: Vec<PathBuf> = std::fs::read_dir(trained_dir)
-        .map(|dir| dir.filter_map(|e| e.ok().map(|e| e.path())).filter(|p| p.extension().is_some_and(|e| e == "safetensors")).collect())
-        .unwrap_or_default();
+    let mut models = crate::library::model_files(trained_dir).unwrap_or_default();
     models.sort_by_key(|p| (!p.to_string_lossy().contains("regenerating"), p.clone()));
     match models.into_iter().next() {
         Some(model) => {

@@ -16,7 +16,6 @@ use bevy::asset::{AssetLoadFailedEvent, AssetPath};
 use bevy::prelude::*;
 use bevy::window::FileDragAndDrop;
 
-use crate::model::NcaWeights;
 use crate::sim::NcaModel;
 
 /// The asset source every model file is read through.
@@ -33,6 +32,16 @@ pub fn asset_path(file: &Path) -> AssetPath<'static> {
     let absolute = std::path::absolute(file).unwrap_or_else(|_| file.to_path_buf());
     let relative: PathBuf = absolute.components().filter(|c| matches!(c, std::path::Component::Normal(_))).collect();
     AssetPath::from_path_buf(relative).with_source(SOURCE)
+}
+
+/// The model files directly inside `dir`, sorted by name (training checkpoints left out).
+pub fn model_files(dir: &Path) -> std::io::Result<Vec<PathBuf>> {
+    let mut files: Vec<PathBuf> = std::fs::read_dir(dir)?
+        .filter_map(|e| e.ok().map(|e| e.path()))
+        .filter(|p| p.is_file() && is_model_file(p) && !p.to_string_lossy().ends_with(".ckpt.safetensors"))
+        .collect();
+    files.sort();
+    Ok(files)
 }
 
 /// Whether a file name looks like a model the loader reads.
@@ -98,11 +107,7 @@ impl ModelLibrary {
 
     /// Adds every model file directly inside `dir` (sorted by name).
     pub fn open_folder(&mut self, dir: &Path, server: &AssetServer) -> std::io::Result<usize> {
-        let mut files: Vec<PathBuf> = std::fs::read_dir(dir)?
-            .filter_map(|e| e.ok().map(|e| e.path()))
-            .filter(|p| p.is_file() && is_model_file(p) && !p.to_string_lossy().ends_with(".ckpt.safetensors"))
-            .collect();
-        files.sort();
+        let files = model_files(dir)?;
         for file in &files {
             self.open(file, server);
         }
@@ -131,16 +136,6 @@ impl ModelLibrary {
 
 fn modified(path: &Path) -> Option<SystemTime> {
     std::fs::metadata(path).and_then(|m| m.modified()).ok()
-}
-
-/// A one-line description of a model for the picker: kind, mode and target.
-pub fn describe(weights: &NcaWeights) -> String {
-    match weights {
-        NcaWeights::Growing(w) => {
-            let target = if w.spec.target.is_empty() { String::new() } else { format!(" · {}", w.spec.target) };
-            format!("{}{target}", w.spec.mode.as_str())
-        }
-    }
 }
 
 /// How often files are checked for changes, in seconds.

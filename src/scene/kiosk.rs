@@ -67,7 +67,7 @@ fn watch_kiosk(
         if let Some(result) = snapshots.take(id) {
             state.pending = None;
             if let Ok(snapshot) = result
-                && snapshot.grid.data.chunks(snapshot.grid.channels).all(|c| c[crate::model::spec::ALPHA] <= crate::model::spec::ALIVE_THRESHOLD)
+                && !snapshot.grid.alive_mask().contains(&true)
             {
                 info!("nothing alive: starting over");
                 scene.write(SceneCommand::Reset);

@@ -5,7 +5,7 @@ use bevy::window::PrimaryWindow;
 use bevy_egui::{EguiContexts, EguiPrimaryContextPass, egui};
 
 use crate::input::{BrushMarks, MarkShape, SHORTCUTS, Tool, ToolSettings};
-use crate::library::{ModelLibrary, describe};
+use crate::library::ModelLibrary;
 use crate::scene::{GRID_SIZES, PANEL_WIDTH, SandboxGrid, SceneCommand, SceneSettings, ViewMode};
 use crate::sim::display::SPECIES_PALETTE;
 use crate::sim::{CaGrid, GpuStatus, NcaModel, Playback, Speed};
@@ -95,7 +95,7 @@ fn panel(
                 for entry in &library.entries {
                     let loaded = models.get(&entry.handle);
                     let label = match (loaded, &entry.error) {
-                        (Some(m), _) => format!("{} — {}", entry.name, describe(&m.weights)),
+                        (Some(m), _) => format!("{} — {}", entry.name, m.weights.describe()),
                         (None, Some(_)) => format!("{} — failed to load", entry.name),
                         (None, None) => format!("{} — loading…", entry.name),
                     };
@@ -106,7 +106,7 @@ fn panel(
                 }
             });
             if let Some(m) = current.as_ref().and_then(|h| models.get(h)) {
-                ui.label(format!("type: {}", describe(&m.weights)));
+                ui.label(format!("type: {}", m.weights.describe()));
             }
             ui.horizontal(|ui| {
                 ui.add(egui::TextEdit::singleline(&mut state.open_path).hint_text("path/to/model.safetensors").desired_width(190.0));
