@@ -29,7 +29,9 @@ pub fn register_source(app: &mut App) {
 
 /// The asset path of a file on disk.
 pub fn asset_path(file: &Path) -> AssetPath<'static> {
-    let absolute = std::path::absolute(file).unwrap_or_else(|_| file.to_path_buf());
+    // Canonical, so `..` in a relative path (`../shared/x.json`) resolves before the root is
+    // stripped; a file that does not exist (yet) keeps its absolute spelling.
+    let absolute = std::fs::canonicalize(file).or_else(|_| std::path::absolute(file)).unwrap_or_else(|_| file.to_path_buf());
     let relative: PathBuf = absolute.components().filter(|c| matches!(c, std::path::Component::Normal(_))).collect();
     AssetPath::from_path_buf(relative).with_source(SOURCE)
 }
@@ -223,5 +225,18 @@ fn report_load_failures(mut failures: MessageReader<AssetLoadFailedEvent<NcaMode
             library.select_when_loaded = None;
         }
         library.error(format!("cannot load {name}: {text}"));
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn parent_components_resolve_before_the_root_is_stripped() {
+        let here = std::env::current_dir().unwrap();
+        let name = here.file_name().unwrap().to_owned();
+        let via_parent = Path::new("..").join(&name).join("Cargo.toml");
+        assert_eq!(asset_path(&via_parent), asset_path(&here.join("Cargo.toml")));
     }
 }
