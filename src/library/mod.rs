@@ -46,6 +46,52 @@ pub fn model_files(dir: &Path) -> std::io::Result<Vec<PathBuf>> {
     Ok(files)
 }
 
+/// What a folder listing shows for one entry.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord)]
+pub enum BrowseKind {
+    /// A folder to go into.
+    Folder,
+    /// A file the model loader reads.
+    Model,
+}
+
+/// One row of a folder listing in the panel's file browser.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct BrowseEntry {
+    /// What it is.
+    pub kind: BrowseKind,
+    /// The file or folder name.
+    pub name: String,
+    /// Where it is.
+    pub path: PathBuf,
+}
+
+/// The folders and model files inside `dir`: folders first, each group sorted by name. Hidden
+/// entries and training checkpoints are left out, as are files the loader cannot read, so a
+/// kiosk visitor or a player only ever sees things that can be opened.
+pub fn browse(dir: &Path) -> std::io::Result<Vec<BrowseEntry>> {
+    let mut entries: Vec<BrowseEntry> = std::fs::read_dir(dir)?
+        .filter_map(|e| e.ok())
+        .filter_map(|e| {
+            let path = e.path();
+            let name = e.file_name().to_string_lossy().into_owned();
+            if name.starts_with('.') {
+                return None;
+            }
+            let kind = if path.is_dir() {
+                BrowseKind::Folder
+            } else if is_model_file(&path) && !name.ends_with(".ckpt.safetensors") {
+                BrowseKind::Model
+            } else {
+                return None;
+            };
+            Some(BrowseEntry { kind, name, path })
+        })
+        .collect();
+    entries.sort_by_key(|e| (e.kind, e.name.to_lowercase()));
+    Ok(entries)
+}
+
 /// Whether a file name looks like a model the loader reads.
 pub fn is_model_file(path: &Path) -> bool {
     matches!(path.extension().and_then(|e| e.to_str()).map(str::to_ascii_lowercase).as_deref(), Some("safetensors" | "json"))
@@ -231,6 +277,31 @@ fn report_load_failures(mut failures: MessageReader<AssetLoadFailedEvent<NcaMode
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn browsing_lists_folders_then_models_and_nothing_else() {
+        let dir = std::env::temp_dir().join(format!("nca-browse-{}", std::process::id()));
+        let _ = std::fs::remove_dir_all(&dir);
+        std::fs::create_dir_all(dir.join("Zoo")).unwrap();
+        std::fs::create_dir_all(dir.join("alpha")).unwrap();
+        std::fs::create_dir_all(dir.join(".hidden")).unwrap();
+        for file in ["b.safetensors", "A.json", "run.ckpt.safetensors", "notes.txt", "picture.png"] {
+            std::fs::write(dir.join(file), b"x").unwrap();
+        }
+        let listing = browse(&dir).unwrap();
+        let names: Vec<(BrowseKind, &str)> = listing.iter().map(|e| (e.kind, e.name.as_str())).collect();
+        assert_eq!(
+            names,
+            [
+                (BrowseKind::Folder, "alpha"),
+                (BrowseKind::Folder, "Zoo"),
+                (BrowseKind::Model, "A.json"),
+                (BrowseKind::Model, "b.safetensors"),
+            ]
+        );
+        assert!(browse(&dir.join("missing")).is_err());
+        std::fs::remove_dir_all(&dir).unwrap();
+    }
 
     #[test]
     fn parent_components_resolve_before_the_root_is_stripped() {

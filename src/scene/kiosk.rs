@@ -36,6 +36,7 @@ impl Plugin for KioskPlugin {
     }
 }
 
+#[allow(clippy::too_many_arguments)]
 fn watch_kiosk(
     mut commands: Commands,
     time: Res<Time<Real>>,

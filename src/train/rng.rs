@@ -41,7 +41,7 @@ impl Pcg32 {
 
     /// Uniform integer in `low..=high`.
     pub fn range_u32(&mut self, low: u32, high: u32) -> u32 {
-        low + (self.next_u32() as u64 * (high - low + 1) as u64 >> 32) as u32
+        low + ((self.next_u32() as u64 * (high - low + 1) as u64) >> 32) as u32
     }
 
     /// `count` distinct indices from `0..len` (partial Fisher–Yates).

@@ -4,6 +4,10 @@ use bevy::prelude::*;
 use bevy::window::PrimaryWindow;
 use bevy_egui::{EguiContexts, EguiPrimaryContextPass, egui};
 
+mod file_browser;
+
+pub use file_browser::FileBrowser;
+
 use crate::input::{BrushMarks, MarkShape, SHORTCUTS, Tool, ToolSettings};
 use crate::library::ModelLibrary;
 use crate::scene::{GRID_SIZES, PANEL_WIDTH, SandboxGrid, SceneCommand, SceneSettings, ViewMode};
@@ -24,6 +28,8 @@ impl Plugin for PanelPlugin {
 pub struct PanelState {
     /// The "open file" path being typed.
     pub open_path: String,
+    /// The "Browse…" window.
+    pub browser: FileBrowser,
     /// Smoothed frames per second.
     pub fps: f32,
     /// Smoothed steps per second.
@@ -109,17 +115,19 @@ fn panel(
                 ui.label(format!("type: {}", m.weights.describe()));
             }
             ui.horizontal(|ui| {
-                ui.add(egui::TextEdit::singleline(&mut state.open_path).hint_text("path/to/model.safetensors").desired_width(190.0));
+                ui.add(egui::TextEdit::singleline(&mut state.open_path).hint_text("path/to/model.safetensors").desired_width(128.0));
                 if ui.button("Open").clicked() && !state.open_path.trim().is_empty() {
                     let path = std::path::PathBuf::from(state.open_path.trim());
-                    if !path.is_file() {
-                        library.error(format!("{} does not exist", path.display()));
-                    } else if !crate::library::is_model_file(&path) {
-                        library.error(format!("{} is not a model (expected .safetensors or a Distill .json)", path.display()));
-                    } else {
-                        let handle = library.open(&path, &server);
-                        library.select_when_loaded = Some(handle);
-                    }
+                    open_model_file(&path, &mut library, &server);
+                }
+                if ui.button("Browse…").clicked() {
+                    let start = current
+                        .as_ref()
+                        .and_then(|h| library.entry(h))
+                        .and_then(|e| e.path.parent().map(std::path::Path::to_path_buf))
+                        .or_else(|| std::env::current_dir().ok())
+                        .unwrap_or_else(|| "/".into());
+                    state.browser.open_at(&start);
                 }
             });
             ui.small("…or drop a model file on the window.");
@@ -245,7 +253,50 @@ fn panel(
             });
         });
     });
+    if state.browser.is_open() {
+        let places = browse_places(&library);
+        if let Some(path) = state.browser.show(ctx, &places) {
+            open_model_file(&path, &mut library, &server);
+        }
+    }
     Ok(())
+}
+
+/// Starts loading a model file the person asked for and switches to it once loaded; a path
+/// that is missing or not a model is reported in the panel instead.
+fn open_model_file(path: &std::path::Path, library: &mut ModelLibrary, server: &AssetServer) {
+    if !path.is_file() {
+        library.error(format!("{} does not exist", path.display()));
+    } else if !crate::library::is_model_file(path) {
+        library.error(format!("{} is not a model (expected .safetensors or a Distill .json)", path.display()));
+    } else {
+        let handle = library.open(path, server);
+        library.select_when_loaded = Some(handle);
+    }
+}
+
+/// The browser's shortcut buttons: the folders the known models live in, the working folder
+/// and home.
+fn browse_places(library: &ModelLibrary) -> Vec<(String, std::path::PathBuf)> {
+    let mut places: Vec<(String, std::path::PathBuf)> = Vec::new();
+    let mut add = |label: String, dir: std::path::PathBuf| {
+        if dir.is_dir() && !places.iter().any(|(_, d)| *d == dir) {
+            places.push((label, dir));
+        }
+    };
+    for entry in &library.entries {
+        if let Some(dir) = entry.path.parent() {
+            let label = dir.file_name().map_or_else(|| dir.display().to_string(), |n| n.to_string_lossy().into_owned());
+            add(format!("📁 {label}"), dir.to_path_buf());
+        }
+    }
+    if let Ok(dir) = std::env::current_dir() {
+        add("working folder".into(), dir);
+    }
+    if let Some(home) = std::env::var_os("HOME") {
+        add("home".into(), home.into());
+    }
+    places
 }
 
 /// Fading outlines of what the tools just hit, drawn over the grid.
