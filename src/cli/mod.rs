@@ -233,6 +233,14 @@ pub enum Command {
         #[command(subcommand)]
         kind: TrainKind,
     },
+    /// Draw a loss CSV (as written by `nca train`) as a PNG plot again.
+    Plot {
+        /// The `iteration,loss` CSV.
+        csv: PathBuf,
+        /// Output PNG (default: the CSV's name with `.png`).
+        #[arg(long)]
+        out: Option<PathBuf>,
+    },
     /// Score a model with the quality protocol; prints JSON.
     Eval {
         /// Kind of model to evaluate.
@@ -309,6 +317,13 @@ fn run(cli: Cli) -> Result<(), String> {
             let weights = import::load_model_file(&file).map_err(|e| e.to_string())?;
             weights.save(&out).map_err(|e| e.to_string())?;
             println!("{} → {} ({})", file.display(), out.display(), weights.describe());
+            Ok(())
+        }
+        Command::Plot { csv, out } => {
+            let losses = crate::train::plot::read_csv(&csv)?;
+            let out = out.unwrap_or_else(|| csv.with_extension("png"));
+            crate::train::plot::render_png(&losses).save(&out).map_err(|e| format!("{}: {e}", out.display()))?;
+            println!("{} ({} iterations) → {}", csv.display(), losses.len(), out.display());
             Ok(())
         }
         Command::Info { model } => {

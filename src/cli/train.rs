@@ -75,6 +75,12 @@ pub struct TrainArgs {
     /// Best samples damaged per iteration (regenerating).
     #[arg(long, default_value_t = 3)]
     pub damaged: usize,
+    /// Smallest damage radius (regenerating), in the notebook's units: the grid spans [-1, 1].
+    #[arg(long, default_value_t = 0.1)]
+    pub damage_radius_min: f32,
+    /// Largest damage radius (regenerating), in the notebook's units.
+    #[arg(long, default_value_t = 0.4)]
+    pub damage_radius_max: f32,
     /// Fire rate.
     #[arg(long, default_value_t = 0.5)]
     pub fire_rate: f32,
@@ -102,6 +108,8 @@ impl TrainArgs {
             .with_lr_drop_at(self.lr_drop_at)
             .with_learning_rate_after(self.learning_rate_after)
             .with_damaged(self.damaged)
+            .with_damage_radius_min(self.damage_radius_min)
+            .with_damage_radius_max(self.damage_radius_max.max(self.damage_radius_min))
             .with_fire_rate(self.fire_rate)
             .with_target_size(self.target_size)
             .with_target_padding(self.target_padding)

@@ -38,10 +38,11 @@ pub struct TrainConfig {
     /// Best samples damaged per iteration in `regenerating` mode.
     #[config(default = 3)]
     pub damaged: usize,
-    /// Smallest damage radius, as a fraction of the grid side.
+    /// Smallest damage radius, in the notebook's units (the grid spans [-1, 1], so 0.1 is a
+    /// twentieth of the side).
     #[config(default = 0.1)]
     pub damage_radius_min: f32,
-    /// Largest damage radius, as a fraction of the grid side.
+    /// Largest damage radius, in the notebook's units.
     #[config(default = 0.4)]
     pub damage_radius_max: f32,
     /// Fire rate of the stochastic update.

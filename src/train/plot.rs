@@ -1,4 +1,4 @@
-//! The loss curve as a CSV and a PNG (log-scale), written next to a trained model.
+//! The loss curve as a CSV and a PNG (log-scale, labelled axes), written next to a trained model.
 
 use std::path::Path;
 
@@ -11,28 +11,84 @@ pub fn write_csv(path: &Path, losses: &[f64]) -> std::io::Result<()> {
     std::fs::write(path, text)
 }
 
-/// A 800×400 plot of log10(loss) per iteration: grey lines at every power of ten, the raw loss in
-/// light blue and a 50-iteration moving average in dark blue. No text: the CSV has the numbers.
+/// Reads a CSV written by [`write_csv`] (or any `iteration,loss` file with a header row).
+pub fn read_csv(path: &Path) -> Result<Vec<f64>, String> {
+    let text = std::fs::read_to_string(path).map_err(|e| format!("{}: {e}", path.display()))?;
+    let mut losses = Vec::new();
+    for (line_number, line) in text.lines().enumerate().skip(1) {
+        if line.trim().is_empty() {
+            continue;
+        }
+        let loss = line
+            .split(',')
+            .nth(1)
+            .and_then(|field| field.trim().parse::<f64>().ok())
+            .ok_or_else(|| format!("{}:{}: expected `iteration,loss`, found {line:?}", path.display(), line_number + 1))?;
+        losses.push(loss);
+    }
+    if losses.is_empty() {
+        return Err(format!("{}: no loss rows", path.display()));
+    }
+    Ok(losses)
+}
+
+const WIDTH: u32 = 800;
+const HEIGHT: u32 = 400;
+/// Room for the decade labels on the left and the iteration labels below.
+const LEFT: u32 = 64;
+const RIGHT: u32 = 20;
+const TOP: u32 = 28;
+const BOTTOM: u32 = 52;
+const INK: [u8; 3] = [60, 60, 60];
+/// Each glyph pixel is drawn as a 2×2 block.
+const GLYPH_SCALE: u32 = 2;
+
+/// A 800×400 plot of the loss per iteration on a log scale: a grey line and a label at every
+/// power of ten, the raw loss in light blue, a 50-iteration moving average in dark blue, and the
+/// iteration count along the bottom.
 pub fn render_png(losses: &[f64]) -> image::RgbImage {
-    let (w, h, margin) = (800u32, 400u32, 20u32);
-    let mut img = image::RgbImage::from_pixel(w, h, image::Rgb([255, 255, 255]));
+    let mut img = image::RgbImage::from_pixel(WIDTH, HEIGHT, image::Rgb([255, 255, 255]));
+    draw_text(&mut img, LEFT, 6, "loss (log scale)", INK);
     let finite: Vec<f64> = losses.iter().copied().filter(|l| l.is_finite() && *l > 0.0).collect();
     if finite.is_empty() {
         return img;
     }
     let lo = finite.iter().copied().fold(f64::MAX, f64::min).log10().floor();
     let hi = finite.iter().copied().fold(f64::MIN, f64::max).log10().ceil().max(lo + 1.0);
+    let plot_height = (HEIGHT - TOP - BOTTOM) as f64;
+    let plot_width = (WIDTH - LEFT - RIGHT) as f64;
     let y_of = |loss: f64| {
         let t = (loss.max(1e-30).log10() - lo) / (hi - lo);
-        (h - margin) as f64 - t * (h - 2 * margin) as f64
+        (HEIGHT - BOTTOM) as f64 - t * plot_height
     };
-    let x_of = |i: usize| margin as f64 + i as f64 / (losses.len().max(2) - 1) as f64 * (w - 2 * margin) as f64;
+    let last = losses.len().max(2) - 1;
+    let x_of = |i: usize| LEFT as f64 + i as f64 / last as f64 * plot_width;
+
     for decade in lo as i32..=hi as i32 {
-        let y = y_of(10f64.powi(decade)).round() as u32;
-        for x in margin..w - margin {
-            img.put_pixel(x, y.min(h - 1), image::Rgb([220, 220, 220]));
+        let y = (y_of(10f64.powi(decade)).round() as u32).min(HEIGHT - 1);
+        for x in LEFT..WIDTH - RIGHT {
+            img.put_pixel(x, y, image::Rgb([220, 220, 220]));
         }
+        let label = format!("1e{decade}");
+        let x = LEFT.saturating_sub(text_width(&label) + 8);
+        draw_text(&mut img, x, y.saturating_sub(GLYPH_HEIGHT * GLYPH_SCALE / 2), &label, INK);
     }
+    let axis_y = HEIGHT - BOTTOM + 4;
+    for x in LEFT..WIDTH - RIGHT {
+        img.put_pixel(x, axis_y, image::Rgb(INK));
+    }
+    for tick in iteration_ticks(last) {
+        let x = x_of(tick).round() as u32;
+        for y in axis_y..axis_y + 5 {
+            img.put_pixel(x.min(WIDTH - 1), y, image::Rgb(INK));
+        }
+        let label = tick.to_string();
+        let left = x.saturating_sub(text_width(&label) / 2).min(WIDTH - text_width(&label));
+        draw_text(&mut img, left, axis_y + 8, &label, INK);
+    }
+    let caption = "iteration";
+    draw_text(&mut img, LEFT + (WIDTH - LEFT - RIGHT - text_width(caption)) / 2, axis_y + 8 + GLYPH_HEIGHT * GLYPH_SCALE + 2, caption, INK);
+
     let mut draw = |values: &[f64], color: [u8; 3]| {
         for (i, pair) in values.windows(2).enumerate() {
             let (x0, y0, x1, y1) = (x_of(i), y_of(pair[0]), x_of(i + 1), y_of(pair[1]));
@@ -40,7 +96,7 @@ pub fn render_png(losses: &[f64]) -> image::RgbImage {
             for k in 0..=n {
                 let t = k as f64 / n as f64;
                 let (x, y) = (x0 + (x1 - x0) * t, y0 + (y1 - y0) * t);
-                if x >= 0.0 && y >= 0.0 && (x as u32) < w && (y as u32) < h {
+                if x >= 0.0 && y >= 0.0 && (x as u32) < WIDTH && (y as u32) < HEIGHT {
                     img.put_pixel(x as u32, y as u32, image::Rgb(color));
                 }
             }
@@ -56,4 +112,113 @@ pub fn render_png(losses: &[f64]) -> image::RgbImage {
         .collect();
     draw(&smooth, [20, 60, 160]);
     img
+}
+
+/// Round iteration numbers for the bottom axis: 0, the last one, and about four in between.
+fn iteration_ticks(last: usize) -> Vec<usize> {
+    let raw = (last as f64 / 5.0).max(1.0);
+    let magnitude = 10f64.powf(raw.log10().floor());
+    let step = [1.0, 2.0, 5.0, 10.0].iter().map(|m| m * magnitude).find(|&s| s >= raw).unwrap_or(raw) as usize;
+    let mut ticks: Vec<usize> = (0..last).step_by(step.max(1)).collect();
+    // Keep the last label clear of the one before it.
+    if ticks.last().is_some_and(|&t| last - t < step / 2) && ticks.len() > 1 {
+        ticks.pop();
+    }
+    ticks.push(last);
+    ticks
+}
+
+const GLYPH_WIDTH: u32 = 5;
+const GLYPH_HEIGHT: u32 = 7;
+
+/// Rows of a 5×7 glyph, most significant of the five bits on the left; `None` for characters
+/// the plot never writes (they are drawn as blanks).
+fn glyph(c: char) -> Option<[u8; 7]> {
+    Some(match c {
+        '0' => [0b01110, 0b10001, 0b10011, 0b10101, 0b11001, 0b10001, 0b01110],
+        '1' => [0b00100, 0b01100, 0b00100, 0b00100, 0b00100, 0b00100, 0b01110],
+        '2' => [0b01110, 0b10001, 0b00001, 0b00010, 0b00100, 0b01000, 0b11111],
+        '3' => [0b11111, 0b00010, 0b00100, 0b00010, 0b00001, 0b10001, 0b01110],
+        '4' => [0b00010, 0b00110, 0b01010, 0b10010, 0b11111, 0b00010, 0b00010],
+        '5' => [0b11111, 0b10000, 0b11110, 0b00001, 0b00001, 0b10001, 0b01110],
+        '6' => [0b00110, 0b01000, 0b10000, 0b11110, 0b10001, 0b10001, 0b01110],
+        '7' => [0b11111, 0b00001, 0b00010, 0b00100, 0b01000, 0b01000, 0b01000],
+        '8' => [0b01110, 0b10001, 0b10001, 0b01110, 0b10001, 0b10001, 0b01110],
+        '9' => [0b01110, 0b10001, 0b10001, 0b01111, 0b00001, 0b00010, 0b01100],
+        '-' => [0, 0, 0, 0b11111, 0, 0, 0],
+        '(' => [0b00010, 0b00100, 0b01000, 0b01000, 0b01000, 0b00100, 0b00010],
+        ')' => [0b01000, 0b00100, 0b00010, 0b00010, 0b00010, 0b00100, 0b01000],
+        'a' => [0, 0, 0b01110, 0b00001, 0b01111, 0b10001, 0b01111],
+        'c' => [0, 0, 0b01110, 0b10000, 0b10000, 0b10001, 0b01110],
+        'e' => [0, 0, 0b01110, 0b10001, 0b11111, 0b10000, 0b01110],
+        'g' => [0, 0b01111, 0b10001, 0b10001, 0b01111, 0b00001, 0b01110],
+        'i' => [0b00100, 0, 0b01100, 0b00100, 0b00100, 0b00100, 0b01110],
+        'l' => [0b01100, 0b00100, 0b00100, 0b00100, 0b00100, 0b00100, 0b01110],
+        'n' => [0, 0, 0b10110, 0b11001, 0b10001, 0b10001, 0b10001],
+        'o' => [0, 0, 0b01110, 0b10001, 0b10001, 0b10001, 0b01110],
+        'r' => [0, 0, 0b10110, 0b11001, 0b10000, 0b10000, 0b10000],
+        's' => [0, 0, 0b01111, 0b10000, 0b01110, 0b00001, 0b11110],
+        't' => [0b01000, 0b01000, 0b11100, 0b01000, 0b01000, 0b01001, 0b00110],
+        _ => return None,
+    })
+}
+
+fn text_width(text: &str) -> u32 {
+    text.chars().count() as u32 * (GLYPH_WIDTH + 1) * GLYPH_SCALE
+}
+
+fn draw_text(img: &mut image::RgbImage, left: u32, top: u32, text: &str, color: [u8; 3]) {
+    for (k, c) in text.chars().enumerate() {
+        let Some(rows) = glyph(c) else { continue };
+        let x0 = left + k as u32 * (GLYPH_WIDTH + 1) * GLYPH_SCALE;
+        for (row, bits) in rows.iter().enumerate() {
+            for col in 0..GLYPH_WIDTH {
+                if bits >> (GLYPH_WIDTH - 1 - col) & 1 == 1 {
+                    for dy in 0..GLYPH_SCALE {
+                        for dx in 0..GLYPH_SCALE {
+                            let (x, y) = (x0 + col * GLYPH_SCALE + dx, top + row as u32 * GLYPH_SCALE + dy);
+                            if x < img.width() && y < img.height() {
+                                img.put_pixel(x, y, image::Rgb(color));
+                            }
+                        }
+                    }
+                }
+            }
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn ticks_are_round_and_end_at_the_last_iteration() {
+        assert_eq!(iteration_ticks(2999), vec![0, 1000, 2000, 2999]);
+        assert_eq!(iteration_ticks(40), vec![0, 10, 20, 30, 40]);
+        assert_eq!(iteration_ticks(1), vec![0, 1]);
+    }
+
+    #[test]
+    fn every_character_the_plot_writes_has_a_glyph() {
+        for text in ["loss (log scale)", "iteration", "1e-10", "1234567890"] {
+            for c in text.chars().filter(|c| *c != ' ') {
+                assert!(glyph(c).is_some(), "no glyph for {c:?}");
+            }
+        }
+    }
+
+    #[test]
+    fn csv_round_trips_and_bad_rows_are_named() {
+        let dir = std::env::temp_dir().join(format!("nca-plot-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).unwrap();
+        let path = dir.join("loss.csv");
+        let losses = [3e-2, 1.5e-3, 7.25e-5];
+        write_csv(&path, &losses).unwrap();
+        assert_eq!(read_csv(&path).unwrap(), losses);
+        std::fs::write(&path, "iteration,loss\n0,0.1\n1,banana\n").unwrap();
+        let error = read_csv(&path).unwrap_err();
+        assert!(error.contains(":3:"), "{error}");
+        std::fs::remove_dir_all(&dir).unwrap();
+    }
 }
