@@ -27,14 +27,20 @@ pub fn default_trained_dir() -> PathBuf {
 }
 
 /// `trained/lizard_regenerating.safetensors`, or else the first model in the trained folder
-/// (regenerating models first), so a checkout always opens with something alive.
+/// (regenerating models first, then persistent), so a checkout always opens with something alive.
 fn default_model(trained_dir: &Path) -> Result<PathBuf, String> {
     let preferred = trained_dir.join(DEFAULT_MODEL_FILE);
     if preferred.is_file() {
         return Ok(preferred);
     }
     let mut models = crate::library::model_files(trained_dir).unwrap_or_default();
-    models.sort_by_key(|p| (!p.to_string_lossy().contains("regenerating"), p.clone()));
+    // A model that holds its shape makes the better unattended start: regenerating, then
+    // persistent, then the rest.
+    models.sort_by_key(|p| {
+        let name = p.to_string_lossy();
+        let rank = if name.contains("regenerating") { 0 } else if name.contains("persistent") { 1 } else { 2 };
+        (rank, p.clone())
+    });
     match models.into_iter().next() {
         Some(model) => {
             eprintln!("{} is not there yet; starting with {}", preferred.display(), model.display());
