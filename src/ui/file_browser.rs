@@ -52,7 +52,7 @@ impl FileBrowser {
     }
 
     /// Draws the window (if open) with a button per shortcut place; returns the model file the
-    /// person picked, which also closes the window.
+    /// person picked, which also closes the window (as do its × and Escape).
     pub fn show(&mut self, ctx: &egui::Context, places: &[(String, PathBuf)]) -> Option<PathBuf> {
         let dir = self.dir.clone()?;
         let mut keep_open = true;
@@ -106,7 +106,8 @@ impl FileBrowser {
         if let Some(dir) = go_to {
             self.open_at(&dir);
         }
-        if picked.is_some() || !keep_open {
+        let escaped = ctx.input(|i| i.key_pressed(egui::Key::Escape));
+        if picked.is_some() || !keep_open || escaped {
             self.close();
         }
         picked
