@@ -91,3 +91,33 @@ fn shipped_models_meet_their_bars() {
         }
     }
 }
+
+/// `--strip` saves seed 0's run as a picture: growth, then each damage and its healing. The
+/// published regenerating lizard must show a lizard in every cell of the growth row and a
+/// healed one at the end of each damage row.
+#[test]
+fn eval_strip_shows_growth_and_healing() {
+    let dir = tempfile::tempdir().unwrap();
+    let strip = dir.path().join("strip.png");
+    let report = eval("ex3_1f98e", &["--seeds", "1", "--strip", strip.to_str().unwrap()]);
+    assert_eq!(report["strip"], strip.display().to_string());
+    let img = image::open(&strip).unwrap().to_rgb8();
+    let (cell, gap) = (72 * 3, 6);
+    assert_eq!(img.dimensions(), (4 * (cell + gap) + gap, 3 * (cell + gap) + gap));
+    let green_in = |row: u32, column: u32| {
+        let (x0, y0) = (gap + column * (cell + gap), gap + row * (cell + gap));
+        (y0..y0 + cell)
+            .flat_map(|y| (x0..x0 + cell).map(move |x| (x, y)))
+            .filter(|&(x, y)| {
+                let p = img.get_pixel(x, y);
+                p[1] > 120 && p[1] as i32 - p[0] as i32 > 40 && p[1] as i32 - p[2] as i32 > 40
+            })
+            .count()
+    };
+    for column in 0..4 {
+        assert!(green_in(0, column) > 1500, "growth frame {column} holds no lizard");
+    }
+    for row in [1, 2] {
+        assert!(green_in(row, 0) < green_in(row, 3), "damage row {row}: the lizard should heal");
+    }
+}

@@ -53,6 +53,27 @@ fn default_model(trained_dir: &Path) -> Result<PathBuf, String> {
     }
 }
 
+/// Seed 0's protocol run as one picture: a row per phase (growth, half erased, disc erased),
+/// each grid at 3 pixels per cell on white with a grey gap between.
+fn protocol_strip(weights: &crate::model::GrowingWeights) -> image::RgbaImage {
+    let rows = crate::model::eval::protocol_frames(weights, 0);
+    let (scale, gap) = (3u32, 6u32);
+    let cell = crate::model::eval::EVAL_SIZE as u32 * scale;
+    let columns = rows.iter().map(Vec::len).max().unwrap_or(0) as u32;
+    let mut strip = image::RgbaImage::from_pixel(
+        columns * (cell + gap) + gap,
+        rows.len() as u32 * (cell + gap) + gap,
+        image::Rgba([200, 200, 200, 255]),
+    );
+    for (r, row) in rows.iter().enumerate() {
+        for (c, grid) in row.iter().enumerate() {
+            let picture = crate::model::snapshot::to_rgba8(grid, [1.0, 1.0, 1.0], scale);
+            image::imageops::replace(&mut strip, &picture, (gap + c as u32 * (cell + gap)) as i64, (gap + r as u32 * (cell + gap)) as i64);
+        }
+    }
+    strip
+}
+
 fn parse_plant(text: &str) -> Result<(PathBuf, u32, u32), String> {
     let bad = || format!("'{text}' is not FILE@X,Y");
     let (file, at) = text.rsplit_once('@').ok_or_else(bad)?;
@@ -120,6 +141,10 @@ pub enum EvalKind {
         /// Runs (fire-hash seeds 0..N); the headline figures are their medians.
         #[arg(long, default_value_t = 8)]
         seeds: u32,
+        /// Also save a picture of seed 0's run: growth at steps 96/200/500/1000, then each
+        /// damage at step 200 and the grid 0/50/100/200 steps after it.
+        #[arg(long)]
+        strip: Option<PathBuf>,
     },
 }
 
@@ -362,7 +387,7 @@ fn run(cli: Cli) -> Result<(), String> {
         }
         Command::Bench(args) => bench::run(args),
         Command::Train { kind: TrainKind::Growing(args) } => train::run(args),
-        Command::Eval { kind: EvalKind::Growing { model, target, seeds } } => {
+        Command::Eval { kind: EvalKind::Growing { model, target, seeds, strip } } => {
             use crate::model::{eval, target::Target};
             let weights = load(&model)?;
             let NcaWeights::Growing(w) = &weights;
@@ -387,6 +412,10 @@ fn run(cli: Cli) -> Result<(), String> {
             let mut json = report.to_json();
             json["model"] = serde_json::json!(model.display().to_string());
             json["target"] = serde_json::json!(target_path.display().to_string());
+            if let Some(strip) = strip {
+                protocol_strip(w).save(&strip).map_err(|e| format!("{}: {e}", strip.display()))?;
+                json["strip"] = serde_json::json!(strip.display().to_string());
+            }
             println!("{}", serde_json::to_string_pretty(&json).expect("JSON of numbers and strings"));
             Ok(())
         }

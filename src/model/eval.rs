@@ -119,3 +119,39 @@ pub fn evaluate(weights: &GrowingWeights, target: &Target, seeds: u32) -> Option
     }
     Some(EvalReport { figures })
 }
+
+/// Steps after the damage at which [`protocol_frames`] shows the healing.
+pub const HEAL_FRAMES: [u32; 4] = [0, 50, 100, HEAL_STEPS];
+
+/// The states behind one run of the protocol (fire-hash `seed`), for looking at: the undamaged
+/// grid at each of [`CHECKPOINTS`], then for each damage the grid at [`HEAL_FRAMES`] after it.
+pub fn protocol_frames(weights: &GrowingWeights, seed: u32) -> Vec<Vec<Grid>> {
+    let sobel = SobelPair::default();
+    let mut grid = Grid::seeded(EVAL_SIZE, EVAL_SIZE, GROWING_CHANNELS);
+    let mut step = 0;
+    let mut growth = Vec::new();
+    let mut at_damage = None;
+    for checkpoint in CHECKPOINTS {
+        cpu::run(weights, &mut grid, seed, step, checkpoint - step, &sobel);
+        step = checkpoint;
+        growth.push(grid.clone());
+        if checkpoint == DAMAGE_AT {
+            at_damage = Some(grid.clone());
+        }
+    }
+    let at_damage = at_damage.expect("DAMAGE_AT is a checkpoint");
+    let mut rows = vec![growth];
+    for damage in damages(EVAL_SIZE) {
+        let mut healing = at_damage.clone();
+        healing.apply(&damage);
+        let mut row = Vec::new();
+        let mut healed = 0;
+        for frame in HEAL_FRAMES {
+            cpu::run(weights, &mut healing, seed, DAMAGE_AT + healed, frame - healed, &sobel);
+            healed = frame;
+            row.push(healing.clone());
+        }
+        rows.push(row);
+    }
+    rows
+}
