@@ -2,7 +2,8 @@
 
 mod common;
 
-use std::process::Command;
+use std::process::{Command, Output};
+use std::sync::Mutex;
 
 use common::{diff, reference};
 use nca_sandbox::model::snapshot::load_state;
@@ -51,21 +52,31 @@ fn count_lizard_green(img: &image::RgbImage) -> usize {
     img.pixels().filter(|p| p[1] > 120 && (p[1] as i32 - p[0] as i32) > 40 && (p[1] as i32 - p[2] as i32) > 40).count()
 }
 
+/// `xvfb-run -a` picks its display number by looking for a free lock file, so two started at
+/// once can pick the same one and the second app finds no display. The window tests take turns.
+static XVFB: Mutex<()> = Mutex::new(());
+
+/// `nca ARGS` in a window on a fresh Xvfb screen, from the project root.
+fn nca_under_xvfb(args: &[&str]) -> Output {
+    let _turn = XVFB.lock().unwrap_or_else(|poisoned| poisoned.into_inner());
+    let xvfb = Command::new("xvfb-run").arg("--help").output();
+    assert!(xvfb.is_ok(), "xvfb-run is missing: `apt-get install -y xvfb` (.ci/run installs it)");
+    Command::new("xvfb-run")
+        .current_dir(env!("CARGO_MANIFEST_DIR"))
+        .args(["-a", "-s", "-screen 0 1024x768x24", env!("CARGO_BIN_EXE_nca")])
+        .args(args)
+        .output()
+        .unwrap()
+}
+
 /// The real windowed app under Xvfb, as `cargo run --release` starts it (no `--model`: the
 /// shipped `trained/lizard_regenerating`, or the fallback while it is not there; grid 128×128):
 /// it starts, grows the lizard from one cell, and saves a screenshot 200 frames later.
 #[test]
 fn window_grows_the_default_lizard_and_takes_a_screenshot() {
-    let xvfb = Command::new("xvfb-run").arg("--help").output();
-    assert!(xvfb.is_ok(), "xvfb-run is missing: `apt-get install -y xvfb` (.ci/run installs it)");
     let dir = tempfile::tempdir().unwrap();
     let shot = dir.path().join("shot.png");
-    let out = Command::new("xvfb-run")
-        .current_dir(env!("CARGO_MANIFEST_DIR"))
-        .args(["-a", "-s", "-screen 0 1024x768x24", env!("CARGO_BIN_EXE_nca"), "run"])
-        .args(["--speed", "1", "--frames", "200", "--screenshot", shot.to_str().unwrap()])
-        .output()
-        .unwrap();
+    let out = nca_under_xvfb(&["run", "--speed", "1", "--frames", "200", "--screenshot", shot.to_str().unwrap()]);
     assert!(out.status.success(), "window app failed: {}", String::from_utf8_lossy(&out.stderr));
     let default_shipped = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("trained/lizard_regenerating.safetensors").is_file();
     let fell_back = String::from_utf8_lossy(&out.stderr).contains("is not there yet");
@@ -86,11 +97,10 @@ fn window_grows_a_second_species_planted_from_the_command_line() {
     let mut shots = Vec::new();
     for view in ["rgb", "species"] {
         let shot = dir.path().join(format!("{view}.png"));
-        let out = Command::new("xvfb-run")
-            .args(["-a", "-s", "-screen 0 1024x768x24", env!("CARGO_BIN_EXE_nca"), "run", "--model", lizard.to_str().unwrap()])
-            .args(["--plant", &plant, "--view", view, "--speed", "4", "--frames", "100", "--screenshot", shot.to_str().unwrap()])
-            .output()
-            .unwrap();
+        let out = nca_under_xvfb(&[
+            "run", "--model", lizard.to_str().unwrap(), "--plant", &plant, "--view", view, "--speed", "4", "--frames", "100",
+            "--screenshot", shot.to_str().unwrap(),
+        ]);
         assert!(out.status.success(), "window app failed: {}", String::from_utf8_lossy(&out.stderr));
         shots.push(image::open(&shot).unwrap().to_rgb8());
     }
