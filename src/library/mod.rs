@@ -40,7 +40,7 @@ pub fn asset_path(file: &Path) -> AssetPath<'static> {
 pub fn model_files(dir: &Path) -> std::io::Result<Vec<PathBuf>> {
     let mut files: Vec<PathBuf> = std::fs::read_dir(dir)?
         .filter_map(|e| e.ok().map(|e| e.path()))
-        .filter(|p| p.is_file() && is_model_file(p) && !p.to_string_lossy().ends_with(".ckpt.safetensors"))
+        .filter(|p| p.is_file() && is_offered_model(p))
         .collect();
     files.sort();
     Ok(files)
@@ -80,7 +80,7 @@ pub fn browse(dir: &Path) -> std::io::Result<Vec<BrowseEntry>> {
             }
             let kind = if path.is_dir() {
                 BrowseKind::Folder
-            } else if is_model_file(&path) && !name.ends_with(".ckpt.safetensors") {
+            } else if is_offered_model(&path) {
                 BrowseKind::Model
             } else {
                 return None;
@@ -90,6 +90,12 @@ pub fn browse(dir: &Path) -> std::io::Result<Vec<BrowseEntry>> {
         .collect();
     entries.sort_by_key(|e| (e.kind, e.name.to_lowercase()));
     Ok(entries)
+}
+
+/// A model file worth offering in a list: one the loader reads, but not a training checkpoint
+/// (which holds a whole sample pool, not a model).
+fn is_offered_model(path: &Path) -> bool {
+    is_model_file(path) && !path.to_string_lossy().ends_with(".ckpt.safetensors")
 }
 
 /// Whether a file name looks like a model the loader reads.

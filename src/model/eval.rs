@@ -90,7 +90,6 @@ pub fn damages(size: usize) -> [Edit; 2] {
 /// Runs the protocol over fire-hash seeds `0..seeds`. `None` if the target does not fit the
 /// 72×72 grid.
 pub fn evaluate(weights: &GrowingWeights, target: &Target, seeds: u32) -> Option<EvalReport> {
-    let sobel = SobelPair::default();
     let mut figures: Vec<Figure> = CHECKPOINTS
         .iter()
         .map(|s| format!("loss@{s}"))
@@ -98,23 +97,12 @@ pub fn evaluate(weights: &GrowingWeights, target: &Target, seeds: u32) -> Option
         .map(|key| Figure { key, per_seed: Vec::new() })
         .collect();
     for seed in 0..seeds.max(1) {
-        let mut grid = Grid::seeded(EVAL_SIZE, EVAL_SIZE, GROWING_CHANNELS);
-        let mut step = 0;
-        let mut at_damage = None;
-        for (slot, &checkpoint) in CHECKPOINTS.iter().enumerate() {
-            cpu::run(weights, &mut grid, seed, step, checkpoint - step, &sobel);
-            step = checkpoint;
-            figures[slot].per_seed.push(target.rgba_mse(&grid)?);
-            if checkpoint == DAMAGE_AT {
-                at_damage = Some(grid.clone());
-            }
-        }
-        let at_damage = at_damage.expect("DAMAGE_AT is a checkpoint");
-        for (i, damage) in damages(EVAL_SIZE).iter().enumerate() {
-            let mut healed = at_damage.clone();
-            healed.apply(damage);
-            cpu::run(weights, &mut healed, seed, DAMAGE_AT, HEAL_STEPS, &sobel);
-            figures[CHECKPOINTS.len() + i].per_seed.push(target.rgba_mse(&healed)?);
+        // One run per seed, the same one `--strip` pictures: the growth row holds the
+        // checkpoints, each damage row ends HEAL_STEPS after its damage.
+        let rows = protocol_frames(weights, seed);
+        let scored = rows[0].iter().chain(rows[1..].iter().filter_map(|row| row.last()));
+        for (figure, grid) in figures.iter_mut().zip(scored) {
+            figure.per_seed.push(target.rgba_mse(grid)?);
         }
     }
     Some(EvalReport { figures })
@@ -123,8 +111,9 @@ pub fn evaluate(weights: &GrowingWeights, target: &Target, seeds: u32) -> Option
 /// Steps after the damage at which [`protocol_frames`] shows the healing.
 pub const HEAL_FRAMES: [u32; 4] = [0, 50, 100, HEAL_STEPS];
 
-/// The states behind one run of the protocol (fire-hash `seed`), for looking at: the undamaged
-/// grid at each of [`CHECKPOINTS`], then for each damage the grid at [`HEAL_FRAMES`] after it.
+/// The states of one run of the protocol (fire-hash `seed`): the undamaged grid at each of
+/// [`CHECKPOINTS`], then for each damage the grid at [`HEAL_FRAMES`] after it (the last one is
+/// what `regen_*` scores).
 pub fn protocol_frames(weights: &GrowingWeights, seed: u32) -> Vec<Vec<Grid>> {
     let sobel = SobelPair::default();
     let mut grid = Grid::seeded(EVAL_SIZE, EVAL_SIZE, GROWING_CHANNELS);
