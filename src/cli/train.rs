@@ -81,6 +81,10 @@ pub struct TrainArgs {
     /// Largest damage radius (regenerating), in the notebook's units.
     #[arg(long, default_value_t = 0.4)]
     pub damage_radius_max: f32,
+    /// Of the damaged samples, how many lose a half instead of a disc (default 0, the
+    /// notebook's recipe). Given with --resume, it changes the resumed run's damage mix.
+    #[arg(long)]
+    pub half_cuts: Option<usize>,
     /// Fire rate.
     #[arg(long, default_value_t = 0.5)]
     pub fire_rate: f32,
@@ -110,6 +114,7 @@ impl TrainArgs {
             .with_damaged(self.damaged)
             .with_damage_radius_min(self.damage_radius_min)
             .with_damage_radius_max(self.damage_radius_max.max(self.damage_radius_min))
+            .with_half_cuts(self.half_cuts.unwrap_or(0))
             .with_fire_rate(self.fire_rate)
             .with_target_size(self.target_size)
             .with_target_padding(self.target_padding)
@@ -139,7 +144,13 @@ pub(super) fn run(args: TrainArgs) -> Result<(), String> {
 fn train<B: AutodiffBackend>(args: TrainArgs, device: B::Device) -> Result<(), String> {
     let checkpoint = sibling(&args.out, ".ckpt.safetensors");
     let mut trainer = match &args.resume {
-        Some(path) => Trainer::<B>::resume(path, device).map_err(|e| e.to_string())?,
+        Some(path) => {
+            let mut trainer = Trainer::<B>::resume(path, device).map_err(|e| e.to_string())?;
+            if let Some(half_cuts) = args.half_cuts {
+                trainer.config.half_cuts = half_cuts;
+            }
+            trainer
+        }
         None => {
             let path = args.target.as_ref().expect("clap requires --target without --resume");
             let target = Target::load(path, args.target_size, args.target_padding).map_err(|e| e.to_string())?;
@@ -211,6 +222,8 @@ fn train<B: AutodiffBackend>(args: TrainArgs, device: B::Device) -> Result<(), S
         ("nca.train.backend", format!("{:?}", args.backend).to_lowercase()),
         ("nca.train.seconds", format!("{:.0}", trainer.seconds)),
         ("nca.train.seed", trainer.config.seed.to_string()),
+        // The command above may be the last of several resumes; the recipe is the whole story.
+        ("nca.train.recipe", serde_json::to_string(&trainer.config).map_err(|e| e.to_string())?),
     ] {
         weights.provenance.insert(key.to_string(), value);
     }

@@ -78,8 +78,7 @@ impl<B: AutodiffBackend> Trainer<B> {
         }
         let iteration: usize = get("nca.ckpt.iteration")?.parse().map_err(|_| fail("bad nca.ckpt.iteration".into()))?;
         let rng = Pcg32 { state: get("nca.ckpt.rng")?.parse().map_err(|_| fail("bad nca.ckpt.rng".into()))? };
-        let config: TrainConfig =
-            serde_json::from_str(get("nca.ckpt.config")?).map_err(|e| fail(format!("bad nca.ckpt.config ({e})")))?;
+        let config = recipe_from_json(get("nca.ckpt.config")?).map_err(|e| fail(format!("bad nca.ckpt.config ({e})")))?;
         let tensor = |name: &str| st.tensor(name).map_err(|_| fail(format!("checkpoint has no tensor '{name}'")));
 
         let target_view = tensor("target")?;
@@ -117,5 +116,32 @@ impl<B: AutodiffBackend> Trainer<B> {
         trainer.seconds = meta.get("nca.ckpt.seconds").and_then(|v| v.parse().ok()).unwrap_or(0.0);
         trainer.load_optimizer_record(record);
         Ok(trainer)
+    }
+}
+
+/// The recipe stored in a checkpoint. Fields added to [`TrainConfig`] since the checkpoint was
+/// written take their defaults, so a run started by an older build still resumes.
+fn recipe_from_json(json: &str) -> Result<TrainConfig, serde_json::Error> {
+    let mut stored: serde_json::Value = serde_json::from_str(json)?;
+    let defaults = serde_json::to_value(TrainConfig::new())?;
+    if let (Some(stored), serde_json::Value::Object(defaults)) = (stored.as_object_mut(), defaults) {
+        for (key, value) in defaults {
+            stored.entry(key).or_insert(value);
+        }
+    }
+    serde_json::from_value(stored)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_recipe_missing_newer_fields_takes_their_defaults() {
+        let mut json: serde_json::Value = serde_json::to_value(TrainConfig::new().with_seed(9).with_damaged(2)).unwrap();
+        json.as_object_mut().unwrap().remove("half_cuts");
+        let recipe = recipe_from_json(&json.to_string()).unwrap();
+        assert_eq!((recipe.seed, recipe.damaged, recipe.half_cuts), (9, 2, 0));
+        assert!(recipe_from_json(r#"{"seed": "nine"}"#).is_err());
     }
 }

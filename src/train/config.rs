@@ -45,6 +45,11 @@ pub struct TrainConfig {
     /// Largest damage radius, in the notebook's units.
     #[config(default = 0.4)]
     pub damage_radius_max: f32,
+    /// How many of the damaged samples lose a half (cut near the middle, from a random side)
+    /// instead of a disc. Not in the notebook, whose discs alone teach a lizard to heal bites
+    /// long before it learns to regrow a lost half; 0 keeps the notebook's recipe.
+    #[config(default = 0)]
+    pub half_cuts: usize,
     /// Fire rate of the stochastic update.
     #[config(default = 0.5)]
     pub fire_rate: f32,

@@ -123,8 +123,10 @@ impl<B: AutodiffBackend> Trainer<B> {
             let mut samples: Vec<Grid> = indices.iter().map(|&i| self.pool[i].clone()).collect();
             samples[0] = self.seed_state.clone();
             if cfg.mode == GrowingMode::Regenerating {
-                for sample in samples.iter_mut().rev().take(cfg.damaged.min(batch.saturating_sub(1))) {
-                    sample.apply(&damage_disc(&mut self.rng, w, h, cfg));
+                let damaged = samples.iter_mut().rev().take(cfg.damaged.min(batch.saturating_sub(1)));
+                for (k, sample) in damaged.enumerate() {
+                    let edit = if k < cfg.half_cuts { damage_half(&mut self.rng, w, h) } else { damage_disc(&mut self.rng, w, h, cfg) };
+                    sample.apply(&edit);
                 }
             }
             (indices, samples)
@@ -182,6 +184,22 @@ pub fn damage_disc(rng: &mut Pcg32, width: usize, height: usize, cfg: &TrainConf
     Edit::EraseDisc { center, radius }
 }
 
+/// A random half to erase: everything beyond a cut from one of the four sides, the cut between
+/// 0.4 and 0.6 of the way across, so the model learns to regrow any lost half rather than one
+/// fixed cut.
+pub fn damage_half(rng: &mut Pcg32, width: usize, height: usize) -> Edit {
+    let side = rng.range_u32(0, 3);
+    let along = |n: usize, rng: &mut Pcg32| (rng.range_f32(0.4, 0.6) * n as f32).round() as u32;
+    let (w, h) = (width as u32, height as u32);
+    let (min, max) = match side {
+        0 => ([along(width, rng), 0], [w, h]),
+        1 => ([0, 0], [along(width, rng), h]),
+        2 => ([0, along(height, rng)], [w, h]),
+        _ => ([0, 0], [w, along(height, rng)]),
+    };
+    Edit::EraseRect { min, max }
+}
+
 /// `g / (‖g‖ + 1e-8)` for one parameter's gradient, as in the notebook.
 fn normalize<B: AutodiffBackend, const D: usize>(grads: &mut GradientsParams, id: burn::module::ParamId) {
     if let Some(g) = grads.remove::<B::InnerBackend, D>(id) {
@@ -206,7 +224,26 @@ mod tests {
             largest = largest.max(radius);
         }
         // 0.1–0.4 of the half side of 72 cells: 3.6–14.4 cells.
-        assert!(smallest >= 3.6 && smallest < 4.0, "smallest radius {smallest}");
+        assert!((3.6..4.0).contains(&smallest), "smallest radius {smallest}");
         assert!(largest <= 14.4 && largest > 14.0, "largest radius {largest}");
+    }
+
+    #[test]
+    fn half_cuts_erase_about_half_from_every_side() {
+        let mut rng = Pcg32::new(3);
+        let mut sides = [0usize; 4];
+        for _ in 0..400 {
+            let Edit::EraseRect { min, max } = damage_half(&mut rng, 72, 72) else { panic!("not a rectangle") };
+            let area = (max[0] - min[0]) * (max[1] - min[1]);
+            assert!((0.39 * 72.0 * 72.0..=0.61 * 72.0 * 72.0).contains(&(area as f32)), "{min:?}..{max:?} is not about half");
+            let side = match (min, max) {
+                ([x, 0], [72, 72]) if x > 0 => 0,
+                ([0, 0], [x, 72]) if x < 72 => 1,
+                ([0, y], [72, 72]) if y > 0 => 2,
+                _ => 3,
+            };
+            sides[side] += 1;
+        }
+        assert!(sides.iter().all(|&n| n > 60), "cuts should come from all four sides: {sides:?}");
     }
 }
