@@ -56,7 +56,18 @@ fn train_writes_model_curves_and_provenance_and_resumes_exactly() {
     let out = nca(&["train", "growing", "--resume", ckpt.to_str().unwrap(), "--iterations", "6", "--out", split.to_str().unwrap()]);
     assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
     let NcaWeights::Growing(resumed) = NcaWeights::load(&split).unwrap();
-    assert_eq!((resumed.w1, resumed.b1, resumed.w2, resumed.b2), (w.w1, w.b1, w.w2, w.b2));
+    assert_eq!((&resumed.w1, &resumed.b1, &resumed.w2, &resumed.b2), (&w.w1, &w.b1, &w.w2, &w.b2));
+
+    // The recipe travels in the metadata; --half-cuts given with --resume changes it.
+    let recipe = |w: &nca_sandbox::model::GrowingWeights| -> serde_json::Value {
+        serde_json::from_str(&w.provenance["nca.train.recipe"]).unwrap()
+    };
+    assert_eq!(recipe(&w)["half_cuts"], 0);
+    let out = nca(&["train", "growing", "--resume", ckpt.to_str().unwrap(), "--iterations", "8", "--half-cuts", "2", "--out", split.to_str().unwrap()]);
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    let NcaWeights::Growing(cut) = NcaWeights::load(&split).unwrap();
+    assert_eq!((recipe(&cut)["half_cuts"].clone(), recipe(&cut)["damaged"].clone()), (2.into(), 3.into()));
+    assert_ne!(cut.w2, resumed.w2, "two more iterations should move the weights");
 }
 
 #[test]
