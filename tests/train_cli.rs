@@ -116,3 +116,39 @@ fn wgpu_and_ndarray_backends_train_the_same_run() {
         assert!((a - b).abs() <= 1e-5 * a.abs(), "iteration {i}: ndarray {a:e} vs wgpu {b:e}");
     }
 }
+
+/// `--init` goes on from a model's weights alone (its checkpoint gone): recipe, iteration count,
+/// time and curve carry on, and the restart is recorded.
+#[test]
+fn init_goes_on_from_a_models_weights_and_records_the_restart() {
+    let dir = tempfile::tempdir().unwrap();
+    let target = tiny_target(dir.path());
+    let first = dir.path().join("first.safetensors");
+    assert!(train(&target, &first, "3", &["--half-cuts", "1"]).status.success());
+    std::fs::remove_file(dir.path().join("first.ckpt.safetensors")).unwrap();
+    let NcaWeights::Growing(parent) = NcaWeights::load(&first).unwrap();
+
+    let next = dir.path().join("next.safetensors");
+    let out = nca(&["train", "growing", "--init", first.to_str().unwrap(), "--target", &target, "--iterations", "5", "--out", next.to_str().unwrap()]);
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    let NcaWeights::Growing(child) = NcaWeights::load(&next).unwrap();
+    assert_eq!(child.provenance["nca.train.iterations"], "5");
+    assert_eq!(child.provenance["nca.train.restarts"], "3");
+    assert_eq!(child.spec, parent.spec);
+    let recipe: serde_json::Value = serde_json::from_str(&child.provenance["nca.train.recipe"]).unwrap();
+    assert_eq!((recipe["half_cuts"].clone(), recipe["pool_size"].clone()), (1.into(), 8.into()), "the parent's recipe, not the flags' defaults");
+    assert_ne!(child.w2, parent.w2, "two iterations should move the weights");
+    let csv = std::fs::read_to_string(dir.path().join("next.loss.csv")).unwrap();
+    let first_csv = std::fs::read_to_string(dir.path().join("first.loss.csv")).unwrap();
+    assert_eq!(csv.lines().count(), 6, "header + the parent's 3 iterations + 2 more");
+    assert!(csv.starts_with(&first_csv), "the parent's curve continues");
+
+    // Neither a broken model nor --init with --resume is accepted.
+    let broken = dir.path().join("broken.safetensors");
+    std::fs::write(&broken, b"not a model").unwrap();
+    let out = nca(&["train", "growing", "--init", broken.to_str().unwrap(), "--target", &target, "--iterations", "5", "--out", next.to_str().unwrap()]);
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(!out.status.success() && stderr.contains("broken.safetensors"), "{stderr}");
+    let out = nca(&["train", "growing", "--init", first.to_str().unwrap(), "--resume", first.to_str().unwrap(), "--iterations", "5", "--out", next.to_str().unwrap()]);
+    assert!(!out.status.success() && String::from_utf8_lossy(&out.stderr).contains("cannot be used with"));
+}

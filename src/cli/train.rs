@@ -28,7 +28,7 @@ pub enum TrainBackend {
 #[derive(Args, Debug)]
 pub struct TrainArgs {
     /// Target image (any RGBA PNG).
-    #[arg(long, required_unless_present = "resume")]
+    #[arg(long, required_unless_present_any = ["resume", "init"])]
     pub target: Option<PathBuf>,
     /// growing, persistent or regenerating.
     #[arg(long, default_value = "regenerating", value_parser = parse_mode)]
@@ -45,6 +45,13 @@ pub struct TrainArgs {
     /// Continue from a checkpoint (its recipe and target are used).
     #[arg(long)]
     pub resume: Option<PathBuf>,
+    /// Go on from a trained growing model's weights when its checkpoint is gone (checkpoints hold
+    /// the whole pool and stay on the machine that wrote them). The model's recipe, target
+    /// (assets/targets/<target>.png unless --target is given), iteration count, training time and
+    /// loss curve (its .loss.csv) carry on; the pool restarts from seeds and Adam from zero, and
+    /// the model's metadata records the iteration of that restart (`nca.train.restarts`).
+    #[arg(long, conflicts_with = "resume")]
+    pub init: Option<PathBuf>,
     /// Seed of the run.
     #[arg(long, default_value_t = 0)]
     pub seed: u64,
@@ -151,8 +158,9 @@ fn train<B: AutodiffBackend>(args: TrainArgs, device: B::Device) -> Result<(), S
             }
             trainer
         }
+        None if args.init.is_some() => init_trainer(&args, args.init.as_deref().expect("checked"), device)?,
         None => {
-            let path = args.target.as_ref().expect("clap requires --target without --resume");
+            let path = args.target.as_ref().expect("clap requires --target without --resume or --init");
             let target = Target::load(path, args.target_size, args.target_padding).map_err(|e| e.to_string())?;
             Trainer::<B>::new(args.config(), target, device)
         }
@@ -227,6 +235,9 @@ fn train<B: AutodiffBackend>(args: TrainArgs, device: B::Device) -> Result<(), S
     ] {
         weights.provenance.insert(key.to_string(), value);
     }
+    if !trainer.restarts.is_empty() {
+        weights.provenance.insert("nca.train.restarts".into(), crate::train::checkpoint::join_iterations(&trainer.restarts));
+    }
     NcaWeights::Growing(weights).save(&args.out).map_err(|e| e.to_string())?;
     write_curves(&args.out, &trainer.losses)?;
     println!(
@@ -237,6 +248,61 @@ fn train<B: AutodiffBackend>(args: TrainArgs, device: B::Device) -> Result<(), S
         trainer.seconds
     );
     Ok(())
+}
+
+/// A trainer that goes on from a model's weights (`--init`): see [`TrainArgs::init`].
+fn init_trainer<B: AutodiffBackend>(args: &TrainArgs, model: &Path, device: B::Device) -> Result<Trainer<B>, String> {
+    let weights = NcaWeights::load(model).map_err(|e| e.to_string())?;
+    let Some(weights) = weights.as_growing() else {
+        return Err(format!("{}: --init needs a growing model, this is {}", model.display(), weights.describe()));
+    };
+    let meta = |key: &str| weights.provenance.get(key).map(String::as_str);
+    let bad = |key: &str, why: String| format!("{}: metadata '{key}' {why}", model.display());
+    let mut config = match meta("nca.train.recipe") {
+        Some(json) => crate::train::checkpoint::recipe_from_json(json).map_err(|e| bad("nca.train.recipe", format!("is not a recipe ({e})")))?,
+        // Not trained here (an imported model): the flags are the recipe.
+        None => args.config().with_mode(weights.spec.mode).with_fire_rate(weights.spec.fire_rate),
+    };
+    if let Some(half_cuts) = args.half_cuts {
+        config.half_cuts = half_cuts;
+    }
+    let target_path = match &args.target {
+        Some(path) => path.clone(),
+        None => {
+            let name = if config.target_name.is_empty() { weights.spec.target.clone() } else { config.target_name.clone() };
+            if name.is_empty() {
+                return Err(format!("{}: the model names no target; give --target", model.display()));
+            }
+            Path::new(super::TARGETS_DIR).join(format!("{name}.png"))
+        }
+    };
+    if let Some(name) = target_path.file_stem().and_then(|s| s.to_str()) {
+        config.target_name = name.to_string();
+    }
+    let target = Target::load(&target_path, config.target_size, config.target_padding).map_err(|e| e.to_string())?;
+    let iteration: usize = match meta("nca.train.iterations") {
+        Some(v) => v.parse().map_err(|_| bad("nca.train.iterations", format!("is '{v}', not a count")))?,
+        None => 0,
+    };
+    let mut losses = match std::fs::exists(sibling(model, ".loss.csv")) {
+        Ok(true) => plot::read_csv(&sibling(model, ".loss.csv"))?,
+        _ => Vec::new(),
+    };
+    // Without the parent's curve, keep iteration numbers true: the lost rows are NaN.
+    losses.resize(iteration, f64::NAN);
+    let mut restarts = match meta("nca.train.restarts") {
+        Some(list) => crate::train::checkpoint::parse_iterations(list).map_err(|e| bad("nca.train.restarts", e))?,
+        None => Vec::new(),
+    };
+    restarts.push(iteration);
+    // A stream of its own per restart, so the new pool's batches are not the first run's again.
+    let rng = crate::train::Pcg32::new(config.seed ^ (iteration as u64).wrapping_mul(0x9e37_79b9_7f4a_7c15));
+    let mut trainer = Trainer::<B>::from_weights(config, target, weights, rng, device);
+    trainer.iteration = iteration;
+    trainer.losses = losses;
+    trainer.seconds = meta("nca.train.seconds").and_then(|v| v.parse().ok()).unwrap_or(0.0);
+    trainer.restarts = restarts;
+    Ok(trainer)
 }
 
 fn write_curves(out: &Path, losses: &[f64]) -> Result<(), String> {

@@ -60,6 +60,7 @@ impl<B: AutodiffBackend> Trainer<B> {
             ("nca.ckpt.seconds".to_string(), self.seconds.to_string()),
             ("nca.ckpt.config".to_string(), config),
             ("nca.ckpt.param_ids".to_string(), self.model.param_ids().map(|id| id.to_string()).join(",")),
+            ("nca.ckpt.restarts".to_string(), join_iterations(&self.restarts)),
         ]);
         let bytes = safetensors::serialize(views, Some(meta)).map_err(|e| fail(format!("cannot serialise ({e})")))?;
         write_atomically(path, &bytes)
@@ -114,14 +115,29 @@ impl<B: AutodiffBackend> Trainer<B> {
         trainer.iteration = iteration;
         trainer.losses = losses;
         trainer.seconds = meta.get("nca.ckpt.seconds").and_then(|v| v.parse().ok()).unwrap_or(0.0);
+        // Absent from checkpoints written before `--init` existed.
+        trainer.restarts = match meta.get("nca.ckpt.restarts") {
+            Some(list) => parse_iterations(list).map_err(|e| fail(format!("bad nca.ckpt.restarts ({e})")))?,
+            None => Vec::new(),
+        };
         trainer.load_optimizer_record(record);
         Ok(trainer)
     }
 }
 
+/// `"3,8"` for iterations 3 and 8; empty for none.
+pub(crate) fn join_iterations(iterations: &[usize]) -> String {
+    iterations.iter().map(|i| i.to_string()).collect::<Vec<_>>().join(",")
+}
+
+/// The inverse of [`join_iterations`].
+pub(crate) fn parse_iterations(list: &str) -> Result<Vec<usize>, String> {
+    list.split(',').filter(|v| !v.trim().is_empty()).map(|v| v.trim().parse().map_err(|_| format!("'{v}' is not an iteration"))).collect()
+}
+
 /// The recipe stored in a checkpoint. Fields added to [`TrainConfig`] since the checkpoint was
 /// written take their defaults, so a run started by an older build still resumes.
-fn recipe_from_json(json: &str) -> Result<TrainConfig, serde_json::Error> {
+pub(crate) fn recipe_from_json(json: &str) -> Result<TrainConfig, serde_json::Error> {
     let mut stored: serde_json::Value = serde_json::from_str(json)?;
     let defaults = serde_json::to_value(TrainConfig::new())?;
     if let (Some(stored), serde_json::Value::Object(defaults)) = (stored.as_object_mut(), defaults) {
@@ -143,5 +159,12 @@ mod tests {
         let recipe = recipe_from_json(&json.to_string()).unwrap();
         assert_eq!((recipe.seed, recipe.damaged, recipe.half_cuts), (9, 2, 0));
         assert!(recipe_from_json(r#"{"seed": "nine"}"#).is_err());
+    }
+
+    #[test]
+    fn restart_lists_round_trip() {
+        assert_eq!(parse_iterations(&join_iterations(&[3, 4200])).unwrap(), vec![3, 4200]);
+        assert_eq!(parse_iterations("").unwrap(), Vec::<usize>::new());
+        assert!(parse_iterations("3,x").unwrap_err().contains("'x'"));
     }
 }

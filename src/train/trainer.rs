@@ -47,6 +47,9 @@ pub struct Trainer<B: AutodiffBackend> {
     pub losses: Vec<f64>,
     /// Wall-clock seconds spent training, over all sessions of the run.
     pub seconds: f64,
+    /// Iterations at which the run went on from a model's weights alone (`--init`), with a fresh
+    /// pool and fresh Adam moments: the points where it is not one uninterrupted run.
+    pub restarts: Vec<usize>,
     target: Target,
     seed_state: Grid,
     pub(super) device: B::Device,
@@ -79,6 +82,7 @@ impl<B: AutodiffBackend> Trainer<B> {
             iteration: 0,
             losses: Vec::new(),
             seconds: 0.0,
+            restarts: Vec::new(),
             target,
             seed_state,
             config,
