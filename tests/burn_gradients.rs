@@ -5,7 +5,7 @@ use burn::prelude::*;
 use nca_sandbox::cli::bench::{alive_grid, bench_weights};
 use nca_sandbox::model::perception::SobelPair;
 use nca_sandbox::model::{NcaWeights, fire};
-use nca_sandbox::train::model::host_alive_mask;
+use nca_sandbox::train::model::ActiveBatch;
 use nca_sandbox::train::{GrowingNca, fire_mask};
 
 type Plain = NdArray<f64>;
@@ -19,11 +19,14 @@ const STEPS: u32 = 3;
 fn rollout_loss<B: Backend>(module: &GrowingNca<B>, active: bool, device: &B::Device) -> Tensor<B, 1> {
     let start = alive_grid(SIZE);
     let mut state = Tensor::<B, 4>::from_data(TensorData::new(start.data.clone(), [1, SIZE, SIZE, 16]), device);
-    let mut alive = host_alive_mask(&state);
-    for step in 0..STEPS {
-        if active {
-            (state, alive) = module.step_active(state, &alive, &[7], step, 0.5, &SobelPair::default());
-        } else {
+    if active {
+        let mut batch = ActiveBatch::new(state);
+        for step in 0..STEPS {
+            batch = module.step_active(batch, &[7], step, 0.5, &SobelPair::default());
+        }
+        state = batch.into_state();
+    } else {
+        for step in 0..STEPS {
             state = module.step(state, fire_mask::<B>(&[7], step, SIZE, SIZE, 0.5, device), &SobelPair::default());
         }
     }

@@ -9,7 +9,7 @@ use nca_sandbox::cli::bench::{alive_grid, bench_weights};
 use nca_sandbox::model::perception::SobelPair;
 use nca_sandbox::model::spec::GrowingSpec;
 use nca_sandbox::model::{Grid, NcaWeights, cpu};
-use nca_sandbox::train::model::host_alive_mask;
+use nca_sandbox::train::model::ActiveBatch;
 use nca_sandbox::train::{GrowingNca, fire_mask};
 
 type B = NdArray<f32>;
@@ -42,11 +42,18 @@ fn burn_run_on(path: Path, weights: &NcaWeights, start: &[&Grid], seeds: &[u32],
     let module = GrowingNca::<B>::from_weights(w, &device);
     let (h, wd) = (start[0].height, start[0].width);
     let mut state = to_tensor(start);
-    let mut alive = host_alive_mask(&state);
-    for s in 0..steps {
-        match path {
-            Path::Dense => state = module.step(state, fire_mask::<B>(seeds, first + s, h, wd, w.spec.fire_rate, &device), sobel),
-            Path::Active => (state, alive) = module.step_active(state, &alive, seeds, first + s, w.spec.fire_rate, sobel),
+    match path {
+        Path::Dense => {
+            for s in 0..steps {
+                state = module.step(state, fire_mask::<B>(seeds, first + s, h, wd, w.spec.fire_rate, &device), sobel);
+            }
+        }
+        Path::Active => {
+            let mut batch = ActiveBatch::new(state);
+            for s in 0..steps {
+                batch = module.step_active(batch, seeds, first + s, w.spec.fire_rate, sobel);
+            }
+            state = batch.into_state();
         }
     }
     to_grids(state)

@@ -151,6 +151,16 @@ pub enum EvalKind {
 /// Where `nca eval` looks for a model's target by name.
 pub const TARGETS_DIR: &str = "assets/targets";
 
+/// The target image a command uses for a model: the one given, else the one the model names
+/// (`nca.target`) in [`TARGETS_DIR`].
+fn target_of(model: &Path, named: &str, given: Option<PathBuf>) -> Result<PathBuf, String> {
+    match given {
+        Some(path) => Ok(path),
+        None if named.is_empty() => Err(format!("{}: the model names no target (nca.target); pass --target IMG", model.display())),
+        None => Ok(Path::new(TARGETS_DIR).join(format!("{named}.png"))),
+    }
+}
+
 /// A headless growth from a centred seed, shared by `step` and `render`.
 #[derive(clap::Args, Debug)]
 pub struct GrowArgs {
@@ -391,13 +401,7 @@ fn run(cli: Cli) -> Result<(), String> {
             use crate::model::{eval, target::Target};
             let weights = load(&model)?;
             let NcaWeights::Growing(w) = &weights;
-            let target_path = match target {
-                Some(path) => path,
-                None if w.spec.target.is_empty() => {
-                    return Err(format!("{}: the model names no target (nca.target); pass --target IMG", model.display()));
-                }
-                None => Path::new(TARGETS_DIR).join(format!("{}.png", w.spec.target)),
-            };
+            let target_path = target_of(&model, &w.spec.target, target)?;
             let target = Target::load(&target_path, 40, 16).map_err(|e| e.to_string())?;
             let report = eval::evaluate(w, &target, seeds).ok_or_else(|| {
                 format!(

@@ -102,6 +102,94 @@ impl<B: Backend> GrowingNca<B> {
     }
 }
 
+/// A batch of grids in the layout the active-cell step works in: one row of 16 channels per
+/// cell, `[N·H·W + 1, 16]`, whose last row is always zero. That row is the neighbour every
+/// border cell reads outside the grid, so zero padding costs no mask and no copy, and the batch
+/// stays in one layout for a whole rollout (on the CPU backend every reshape copies).
+///
+/// Beside the tensor, the host keeps each cell's alpha (exactly the tensor's values: they are
+/// read back, never recomputed), which cells are alive and which rows may hold anything but
+/// zeros. The alive masks need no gradient, so they live outside the autodiff graph.
+#[derive(Debug)]
+pub struct ActiveBatch<B: Backend> {
+    rows: Tensor<B, 2>,
+    grids: usize,
+    height: usize,
+    width: usize,
+    alpha: Vec<f64>,
+    alive: Vec<bool>,
+    written: Vec<bool>,
+    gather: RowGather,
+}
+
+/// How neighbourhoods are gathered. `gather_nd` copies whole rows and is the fast way on the CPU
+/// (`select` builds one view per row there), but its gradient is a `scatter_nd` that the cubecl
+/// backends run without atomics, which is wrong when rows repeat, as neighbourhoods do. `select`'s
+/// gradient is right on every backend.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum RowGather {
+    GatherNd,
+    Select,
+}
+
+impl<B: Backend> ActiveBatch<B> {
+    /// The batch holding `state` `[N, H, W, 16]` (read back once, for the masks).
+    pub fn new(state: Tensor<B, 4>) -> Self {
+        let [grids, height, width, channels] = state.dims();
+        assert_eq!(channels, C, "the growing NCA has {C} channels");
+        let device = state.device();
+        let values = state.clone().into_data().convert::<f64>().to_vec::<f64>().expect("float state");
+        let alpha: Vec<f64> = values.chunks_exact(C).map(|cell| cell[ALPHA]).collect();
+        let written = values.chunks_exact(C).map(|cell| cell.iter().any(|&v| v != 0.0)).collect();
+        let cells = grids * height * width;
+        let rows = Tensor::cat(vec![state.reshape([cells, C]), Tensor::zeros([1, C], &device)], 0);
+        let gather = if B::name(&device).contains("ndarray") { RowGather::GatherNd } else { RowGather::Select };
+        let alive = alive_from_alpha(&alpha, height, width);
+        Self { rows, grids, height, width, alpha, alive, written, gather }
+    }
+
+    /// The grids, `[N, H, W, 16]`.
+    pub fn into_state(self) -> Tensor<B, 4> {
+        let cells = self.cells();
+        self.rows.narrow(0, 0, cells).reshape([self.grids, self.height, self.width, C])
+    }
+
+    /// Which cells are alive (before the next step), `[N·H·W]`.
+    pub fn alive(&self) -> &[bool] {
+        &self.alive
+    }
+
+    fn cells(&self) -> usize {
+        self.grids * self.height * self.width
+    }
+
+    /// The index of the always-zero row.
+    fn zero_row(&self) -> i64 {
+        self.cells() as i64
+    }
+
+    fn gather_rows(&self, rows: &[i64]) -> Tensor<B, 2> {
+        let device = self.rows.device();
+        match self.gather {
+            RowGather::GatherNd => self.rows.clone().gather_nd(Tensor::<B, 2, Int>::from_data(TensorData::new(rows.to_vec(), [rows.len(), 1]), &device)),
+            RowGather::Select => self.rows.clone().select(0, Tensor::<B, 1, Int>::from_data(TensorData::new(rows.to_vec(), [rows.len()]), &device)),
+        }
+    }
+
+    /// Adds `values` `[k, 16]` to the rows `rows` (distinct, so no backend races).
+    fn add_to_rows(&mut self, rows: &[i64], values: Tensor<B, 2>) {
+        let index = Tensor::<B, 2, Int>::from_data(TensorData::new(rows.to_vec(), [rows.len(), 1]), &values.device());
+        self.rows = self.rows.clone().scatter_nd(index, values, IndexingUpdateOp::Add);
+    }
+}
+
+/// Per grid of `height × width` cells: alive where the 3×3 maximum of alpha is above the
+/// threshold.
+fn alive_from_alpha(alpha: &[f64], height: usize, width: usize) -> Vec<bool> {
+    let above: Vec<bool> = alpha.iter().map(|&a| a > ALIVE_THRESHOLD as f64).collect();
+    above.chunks_exact(height * width).flat_map(|grid| crate::model::grid::dilate(grid, width, height)).collect()
+}
+
 impl<B: Backend> GrowingNca<B> {
     /// The same step as [`GrowingNca::step`], computing the update only for the cells that both
     /// fire and are alive before it: every other cell's update is multiplied by zero anyway.
@@ -111,49 +199,43 @@ impl<B: Backend> GrowingNca<B> {
     /// matrix, which also replaces the depthwise convolution whose gradient dominated training
     /// on the CPU.
     ///
-    /// The alive masks are computed on the host from alpha read back each step (free on a CPU
-    /// backend, one small transfer on a GPU), outside the autodiff graph, where they belong: a
-    /// mask has no gradient. `alive` is the mask of `state` (see [`host_alive_mask`]); the mask
-    /// of the result is returned with it. Masking only ever zeroes cells whose alpha is at most
-    /// the threshold, so the mask after the step is the next step's mask before it.
-    pub fn step_active(
-        &self,
-        state: Tensor<B, 4>,
-        alive: &[bool],
-        seeds: &[u32],
-        step: u32,
-        fire_rate: f32,
-        sobel: &SobelPair,
-    ) -> (Tensor<B, 4>, Vec<bool>) {
-        let [n, h, w, _] = state.dims();
-        let device = state.device();
-        let active = active_cells(alive, seeds, step, h, w, fire_rate);
+    /// Masking only ever zeroes cells whose alpha is at most the threshold, so the mask after the
+    /// step is the next step's mask before it. Only cells that die and may hold values are
+    /// zeroed, by subtracting their own values (exact, and the gradient through them vanishes as
+    /// it does through the dense step's mask); every other row is left as it is.
+    pub fn step_active(&self, mut batch: ActiveBatch<B>, seeds: &[u32], step: u32, fire_rate: f32, sobel: &SobelPair) -> ActiveBatch<B> {
+        let (h, w) = (batch.height, batch.width);
+        let device = batch.rows.device();
+        let active = active_cells(&batch.alive, seeds, step, h, w, fire_rate);
         if active.is_empty() {
-            return (state, alive.to_vec());
+            return batch;
         }
         let count = active.len();
-        let cells = n * h * w;
-        let (neighbours, inside) = neighbourhood_rows(&active, h, w);
-        let gathered = state.clone().reshape([cells, C]).select(0, Tensor::from_data(TensorData::new(neighbours, [count * 9]), &device))
-            * Tensor::<B, 2>::from_data(TensorData::new(inside, [count * 9, 1]), &device);
-        let perception = gathered.reshape([count, 9 * C]).matmul(neighbourhood_to_perception::<B>(sobel, &device));
+        let neighbours = neighbourhood_rows(&active, h, w, batch.zero_row());
+        let perception = batch.gather_rows(&neighbours).reshape([count, 9 * C]).matmul(neighbourhood_to_perception::<B>(sobel, &device));
         let hidden = relu(perception.matmul(self.w1.val()) + self.b1.val().unsqueeze_dim(0));
         let dx = hidden.matmul(self.w2.val()) + self.b2.val().unsqueeze_dim(0);
-        let index = Tensor::<B, 1, Int>::from_data(TensorData::new(active, [count]), &device);
-        let dx = Tensor::<B, 2>::zeros([cells, C], &device).select_assign(0, index, dx, IndexingUpdateOp::Add);
-        let next = state + dx.reshape([n, h, w, C]);
-        let post = host_alive_mask(&next);
-        let keep: Vec<f32> = alive.iter().zip(&post).map(|(&a, &b)| if a && b { 1.0 } else { 0.0 }).collect();
-        (next * Tensor::from_data(TensorData::new(keep, [n, h, w, 1]), &device), post)
-    }
-}
+        batch.add_to_rows(&active, dx);
 
-/// The alive mask `[N·H·W]` of a batch `[N, H, W, 16]`, computed on the host.
-pub fn host_alive_mask<B: Backend>(state: &Tensor<B, 4>) -> Vec<bool> {
-    let [_, h, w, _] = state.dims();
-    let alpha = state.clone().narrow(3, ALPHA, 1).into_data().convert::<f32>().to_vec::<f32>().expect("float state");
-    let above: Vec<bool> = alpha.iter().map(|&a| a > ALIVE_THRESHOLD).collect();
-    above.chunks_exact(h * w).flat_map(|grid| crate::model::grid::dilate(grid, w, h)).collect()
+        // The updated cells' alpha, as the backend computed it.
+        let updated = batch.gather_rows(&active).narrow(1, ALPHA, 1).into_data().convert::<f64>().to_vec::<f64>().expect("float state");
+        for (&cell, alpha) in active.iter().zip(updated) {
+            batch.alpha[cell as usize] = alpha;
+            batch.written[cell as usize] = true;
+        }
+        let post = alive_from_alpha(&batch.alpha, h, w);
+        let dying: Vec<i64> = (0..batch.cells()).filter(|&c| batch.written[c] && !(batch.alive[c] && post[c])).map(|c| c as i64).collect();
+        if !dying.is_empty() {
+            let values = batch.gather_rows(&dying);
+            batch.add_to_rows(&dying, values.neg());
+            for &cell in &dying {
+                batch.alpha[cell as usize] = 0.0;
+                batch.written[cell as usize] = false;
+            }
+        }
+        batch.alive = post;
+        batch
+    }
 }
 
 /// Flat indices (into `[N·H·W]`) of the cells that are alive before the step and fire in it.
@@ -174,23 +256,20 @@ fn active_cells(pre_alive: &[bool], seeds: &[u32], step: u32, height: usize, wid
 }
 
 /// For each cell, the rows of its 3×3 neighbourhood in reading order (`(dy, dx)` from
-/// `(-1, -1)`), and 1 where that neighbour is inside the grid, 0 where it is not (its row is
-/// then the cell's own, zeroed by that factor).
-fn neighbourhood_rows(cells: &[i64], height: usize, width: usize) -> (Vec<i64>, Vec<f32>) {
+/// `(-1, -1)`); a neighbour outside the grid is `zero_row`.
+fn neighbourhood_rows(cells: &[i64], height: usize, width: usize, zero_row: i64) -> Vec<i64> {
     let (h, w) = (height as i64, width as i64);
     let mut rows = Vec::with_capacity(cells.len() * 9);
-    let mut inside = Vec::with_capacity(cells.len() * 9);
     for &cell in cells {
         let (x, y) = (cell % w, (cell / w) % h);
         for dy in -1..=1 {
             for dx in -1..=1 {
                 let within = (0..h).contains(&(y + dy)) && (0..w).contains(&(x + dx));
-                rows.push(if within { cell + dy * w + dx } else { cell });
-                inside.push(if within { 1.0 } else { 0.0 });
+                rows.push(if within { cell + dy * w + dx } else { zero_row });
             }
         }
     }
-    (rows, inside)
+    rows
 }
 
 /// The perception as a matrix: a cell's neighbourhood `[9 · 16]` (offset-major) times this

@@ -11,7 +11,7 @@ use burn::prelude::*;
 use burn::tensor::backend::AutodiffBackend;
 
 use super::config::TrainConfig;
-use super::model::{GrowingNca, host_alive_mask};
+use super::model::{ActiveBatch, GrowingNca};
 use super::rng::Pcg32;
 use crate::model::grid::{Edit, Grid};
 use crate::model::perception::SobelPair;
@@ -140,12 +140,13 @@ impl<B: AutodiffBackend> Trainer<B> {
         // Fire-hash seeds per sample, drawn from the RNG so a run (and a resumed run) is reproducible.
         let seeds: Vec<u32> = (0..batch).map(|_| self.rng.next_u32()).collect();
         let data: Vec<f32> = samples.iter().flat_map(|g| g.data.iter().copied()).collect();
-        let mut state = Tensor::<B, 4>::from_data(TensorData::new(data, [batch, h, w, C]), &self.device);
+        let state = Tensor::<B, 4>::from_data(TensorData::new(data, [batch, h, w, C]), &self.device);
         let sobel = SobelPair::default();
-        let mut alive = host_alive_mask(&state);
+        let mut rollout = ActiveBatch::new(state);
         for step in 0..steps {
-            (state, alive) = self.model.step_active(state, &alive, &seeds, step, cfg.fire_rate, &sobel);
+            rollout = self.model.step_active(rollout, &seeds, step, cfg.fire_rate, &sobel);
         }
+        let state = rollout.into_state();
         let target = Tensor::<B, 4>::from_data(
             TensorData::new(self.target.rgba.data.clone(), [1, h, w, 4]),
             &self.device,
