@@ -52,6 +52,12 @@ pub struct TrainArgs {
     /// the model's metadata records the iteration of that restart (`nca.train.restarts`).
     #[arg(long, conflicts_with = "resume")]
     pub init: Option<PathBuf>,
+    /// Start a new run for --target from a trained growing model's weights instead of fresh
+    /// ones (transfer: a model that already grows, stops and heals learns a new shape sooner).
+    /// Everything else starts afresh: iteration 0, the recipe from the flags, a pool of seeds.
+    /// The recipe records where the run started (`started_from`).
+    #[arg(long, conflicts_with_all = ["resume", "init"], requires = "target")]
+    pub from: Option<PathBuf>,
     /// Seed of the run.
     #[arg(long, default_value_t = 0)]
     pub seed: u64,
@@ -150,19 +156,22 @@ pub(super) fn run(args: TrainArgs) -> Result<(), String> {
 
 fn train<B: AutodiffBackend>(args: TrainArgs, device: B::Device) -> Result<(), String> {
     let checkpoint = sibling(&args.out, ".ckpt.safetensors");
-    let mut trainer = match &args.resume {
-        Some(path) => {
+    let mut trainer = match (&args.resume, &args.init) {
+        (Some(path), _) => {
             let mut trainer = Trainer::<B>::resume(path, device).map_err(|e| e.to_string())?;
             if let Some(half_cuts) = args.half_cuts {
                 trainer.config.half_cuts = half_cuts;
             }
             trainer
         }
-        None if args.init.is_some() => init_trainer(&args, args.init.as_deref().expect("checked"), device)?,
-        None => {
+        (None, Some(model)) => init_trainer(&args, model, device)?,
+        (None, None) => {
             let path = args.target.as_ref().expect("clap requires --target without --resume or --init");
             let target = Target::load(path, args.target_size, args.target_padding).map_err(|e| e.to_string())?;
-            Trainer::<B>::new(args.config(), target, device)
+            match &args.from {
+                Some(model) => transfer_trainer(&args, model, target, device)?,
+                None => Trainer::<B>::new(args.config(), target, device),
+            }
         }
     };
     let interrupted = Arc::new(AtomicBool::new(false));
@@ -250,6 +259,19 @@ fn train<B: AutodiffBackend>(args: TrainArgs, device: B::Device) -> Result<(), S
     Ok(())
 }
 
+/// A new run that starts from a model's weights (`--from`): see [`TrainArgs::from`].
+fn transfer_trainer<B: AutodiffBackend>(args: &TrainArgs, model: &Path, target: Target, device: B::Device) -> Result<Trainer<B>, String> {
+    let weights = NcaWeights::load(model).map_err(|e| e.to_string())?;
+    let Some(weights) = weights.as_growing() else {
+        return Err(format!("{}: --from needs a growing model, this is {}", model.display(), weights.describe()));
+    };
+    let name = model.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_default();
+    let iterations = weights.provenance.get("nca.train.iterations").map(|n| format!(", {n} iterations")).unwrap_or_default();
+    let config = args.config().with_started_from(format!("{name} (target '{}'{iterations})", weights.spec.target));
+    let rng = crate::train::Pcg32::new(config.seed);
+    Ok(Trainer::<B>::from_weights(config, target, weights, rng, device))
+}
+
 /// A trainer that goes on from a model's weights (`--init`): see [`TrainArgs::init`].
 fn init_trainer<B: AutodiffBackend>(args: &TrainArgs, model: &Path, device: B::Device) -> Result<Trainer<B>, String> {
     let weights = NcaWeights::load(model).map_err(|e| e.to_string())?;
@@ -266,16 +288,7 @@ fn init_trainer<B: AutodiffBackend>(args: &TrainArgs, model: &Path, device: B::D
     if let Some(half_cuts) = args.half_cuts {
         config.half_cuts = half_cuts;
     }
-    let target_path = match &args.target {
-        Some(path) => path.clone(),
-        None => {
-            let name = if config.target_name.is_empty() { weights.spec.target.clone() } else { config.target_name.clone() };
-            if name.is_empty() {
-                return Err(format!("{}: the model names no target; give --target", model.display()));
-            }
-            Path::new(super::TARGETS_DIR).join(format!("{name}.png"))
-        }
-    };
+    let target_path = super::target_of(model, &weights.spec.target, args.target.clone())?;
     if let Some(name) = target_path.file_stem().and_then(|s| s.to_str()) {
         config.target_name = name.to_string();
     }
@@ -284,10 +297,8 @@ fn init_trainer<B: AutodiffBackend>(args: &TrainArgs, model: &Path, device: B::D
         Some(v) => v.parse().map_err(|_| bad("nca.train.iterations", format!("is '{v}', not a count")))?,
         None => 0,
     };
-    let mut losses = match std::fs::exists(sibling(model, ".loss.csv")) {
-        Ok(true) => plot::read_csv(&sibling(model, ".loss.csv"))?,
-        _ => Vec::new(),
-    };
+    let curve = sibling(model, ".loss.csv");
+    let mut losses = if curve.is_file() { plot::read_csv(&curve)? } else { Vec::new() };
     // Without the parent's curve, keep iteration numbers true: the lost rows are NaN.
     losses.resize(iteration, f64::NAN);
     let mut restarts = match meta("nca.train.restarts") {

@@ -65,6 +65,10 @@ pub struct TrainConfig {
     /// Name of the target, recorded as the trained model's `nca.target`.
     #[config(default = "String::new()")]
     pub target_name: String,
+    /// The model whose weights the run started from (`--from`: its file name, target and
+    /// iterations), empty when it started from fresh weights.
+    #[config(default = "String::new()")]
+    pub started_from: String,
 }
 
 impl TrainConfig {
