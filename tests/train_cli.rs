@@ -152,3 +152,41 @@ fn init_goes_on_from_a_models_weights_and_records_the_restart() {
     let out = nca(&["train", "growing", "--init", first.to_str().unwrap(), "--resume", first.to_str().unwrap(), "--iterations", "5", "--out", next.to_str().unwrap()]);
     assert!(!out.status.success() && String::from_utf8_lossy(&out.stderr).contains("cannot be used with"));
 }
+
+/// `--from` starts a new run for a new target from a trained model's weights: iteration 0, the
+/// flags' recipe, and the parent named in it.
+#[test]
+fn from_starts_a_new_run_from_a_models_weights() {
+    let dir = tempfile::tempdir().unwrap();
+    let target = tiny_target(dir.path());
+    let parent_path = dir.path().join("parent.safetensors");
+    assert!(train(&target, &parent_path, "3", &[]).status.success());
+    let NcaWeights::Growing(parent) = NcaWeights::load(&parent_path).unwrap();
+
+    let ring = image::RgbaImage::from_fn(8, 8, |x, y| {
+        let r2 = (x as f32 - 3.5).powi(2) + (y as f32 - 3.5).powi(2);
+        if (4.0..12.0).contains(&r2) { image::Rgba([200, 40, 40, 255]) } else { image::Rgba([0, 0, 0, 0]) }
+    });
+    let ring_path = dir.path().join("ring.png");
+    ring.save(&ring_path).unwrap();
+    let child_path = dir.path().join("child.safetensors");
+    let out = train(ring_path.to_str().unwrap(), &child_path, "1", &["--from", parent_path.to_str().unwrap(), "--learning-rate", "1e-30"]);
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    let NcaWeights::Growing(child) = NcaWeights::load(&child_path).unwrap();
+    assert_eq!(child.spec.target, "ring");
+    assert_eq!(child.provenance["nca.train.iterations"], "1");
+    assert!(child.provenance.get("nca.train.restarts").is_none(), "a new run, not a restart");
+    let recipe: serde_json::Value = serde_json::from_str(&child.provenance["nca.train.recipe"]).unwrap();
+    let started = recipe["started_from"].as_str().unwrap();
+    assert!(started.contains("parent.safetensors") && started.contains("'disc'") && started.contains("3 iterations"), "{started}");
+    // A vanishing learning rate: one Adam step of normalised gradients moves each weight by
+    // about the rate, so the child still holds the parent's weights, not fresh ones.
+    let moved = child.w1.iter().zip(&parent.w1).map(|(a, b)| (a - b).abs()).fold(0.0f32, f32::max);
+    assert!(moved < 1e-20, "the run should start from the parent's weights (moved {moved:e})");
+    let csv = std::fs::read_to_string(dir.path().join("child.loss.csv")).unwrap();
+    assert_eq!(csv.lines().count(), 2, "header + 1 iteration: the parent's curve is not carried over");
+
+    let out = train(&target, &child_path, "1", &["--from", "/no/such/model.safetensors"]);
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(!out.status.success() && stderr.contains("/no/such/model.safetensors"), "{stderr}");
+}
