@@ -95,6 +95,14 @@ fn a_loss_that_turns_nan_stops_without_writing_a_broken_model() {
     assert!(!result.status.success(), "{stderr}");
     assert!(stderr.contains("loss became") && stderr.contains("stopped"), "{stderr}");
     assert!(!out.exists(), "a NaN run must not write a model");
+
+    // Checkpointing every iteration: the model and checkpoint left behind are the last good ones.
+    let result = train(&target, &out, "40", &["--learning-rate", "1e12", "--lr-drop-at", "100000", "--checkpoint-minutes", "0"]);
+    let stderr = String::from_utf8_lossy(&result.stderr);
+    assert!(!result.status.success() && stderr.contains("the last good checkpoint is"), "{stderr}");
+    let NcaWeights::Growing(kept) = NcaWeights::load(&out).unwrap_or_else(|e| panic!("the last good model should load: {e}"));
+    let iterations: usize = kept.provenance["nca.train.iterations"].parse().unwrap();
+    assert!(stderr.contains(&format!("at iteration {iterations};")), "the model is the one before the NaN: {stderr}");
 }
 
 /// Burn's wgpu backend (lavapipe in CI) trains the same run as ndarray, iteration by iteration.

@@ -189,7 +189,7 @@ fn train<B: AutodiffBackend>(args: TrainArgs, device: B::Device) -> Result<(), S
     while trainer.iteration < args.iterations {
         if interrupted.load(Ordering::SeqCst) {
             trainer.save_checkpoint(&checkpoint).map_err(|e| e.to_string())?;
-            write_curves(&args.out, &trainer.losses)?;
+            save_model(&args, &trainer)?;
             eprintln!();
             return Err(format!(
                 "interrupted at iteration {}; checkpoint saved to {} (continue with --resume {})",
@@ -222,14 +222,34 @@ fn train<B: AutodiffBackend>(args: TrainArgs, device: B::Device) -> Result<(), S
         );
         if last_checkpoint.elapsed().as_secs_f64() >= args.checkpoint_minutes * 60.0 {
             trainer.save_checkpoint(&checkpoint).map_err(|e| e.to_string())?;
+            save_model(&args, &trainer)?;
             last_checkpoint = Instant::now();
             saved_any = true;
         }
     }
     eprintln!();
     trainer.save_checkpoint(&checkpoint).map_err(|e| e.to_string())?;
+    let final_loss = save_model(&args, &trainer)?;
+    println!(
+        "{}: {} iterations, final loss {final_loss:.3e} (mean of the last {}), {:.0} s in all",
+        args.out.display(),
+        trainer.iteration,
+        FINAL_LOSS_WINDOW.min(trainer.losses.len()),
+        trainer.seconds
+    );
+    Ok(())
+}
+
+/// Iterations averaged into the recorded final loss (one batch's loss is noisy).
+const FINAL_LOSS_WINDOW: usize = 10;
+
+/// Writes the model as it stands, with its provenance, and its loss curves; returns the loss
+/// recorded as final. Called at every checkpoint too, so the output always holds the latest
+/// weights: `nca eval` can judge a run while it trains, and a sandbox showing the file hot-swaps
+/// them in.
+fn save_model<B: AutodiffBackend>(args: &TrainArgs, trainer: &Trainer<B>) -> Result<f64, String> {
     let mut weights = trainer.weights();
-    let tail = &trainer.losses[trainer.losses.len().saturating_sub(10)..];
+    let tail = &trainer.losses[trainer.losses.len().saturating_sub(FINAL_LOSS_WINDOW)..];
     let final_loss = tail.iter().sum::<f64>() / tail.len().max(1) as f64;
     for (key, value) in [
         ("nca.source", "trained by nca-sandbox".to_string()),
@@ -249,14 +269,7 @@ fn train<B: AutodiffBackend>(args: TrainArgs, device: B::Device) -> Result<(), S
     }
     NcaWeights::Growing(weights).save(&args.out).map_err(|e| e.to_string())?;
     write_curves(&args.out, &trainer.losses)?;
-    println!(
-        "{}: {} iterations, final loss {final_loss:.3e} (mean of the last {}), {:.0} s in all",
-        args.out.display(),
-        trainer.iteration,
-        tail.len(),
-        trainer.seconds
-    );
-    Ok(())
+    Ok(final_loss)
 }
 
 /// A new run that starts from a model's weights (`--from`): see [`TrainArgs::from`].
