@@ -97,10 +97,43 @@ fn parse_view(text: &str) -> Result<crate::scene::ViewMode, String> {
 
 fn parse_speed(text: &str) -> Result<crate::sim::Speed, String> {
     use crate::sim::Speed;
+    // "2", "2x" and "2×" all name the 2× speed; a multiplier suffix only follows a number, so
+    // "max" is matched whole (trimming every 'x' once turned it into "ma").
+    let bare = text.strip_suffix(['x', '×']);
     Speed::ALL
         .into_iter()
-        .find(|s| s.label().trim_end_matches('×') == text.trim_end_matches(['x', '×']))
+        .find(|s| {
+            let label = s.label().trim_end_matches('×');
+            let numeric = label.starts_with(|c: char| c.is_ascii_digit());
+            label == text || (numeric && bare == Some(label))
+        })
         .ok_or_else(|| format!("unknown speed '{text}' (1/60, 1/10, 1/2, 1, 2, 4 or max)"))
+}
+
+#[cfg(test)]
+mod speed_tests {
+    use super::parse_speed;
+    use crate::sim::Speed;
+
+    #[test]
+    fn every_documented_speed_parses() {
+        assert_eq!(parse_speed("max"), Ok(Speed::Max));
+        assert_eq!(parse_speed("1/60"), Ok(Speed::Sixtieth));
+        assert_eq!(parse_speed("1/2x"), Ok(Speed::Half));
+        assert_eq!(parse_speed("2"), Ok(Speed::Two));
+        assert_eq!(parse_speed("4×"), Ok(Speed::Four));
+        for speed in Speed::ALL {
+            assert_eq!(parse_speed(speed.label()), Ok(speed), "the panel's own label {}", speed.label());
+        }
+    }
+
+    #[test]
+    fn unknown_speeds_are_refused_by_name() {
+        for text in ["3", "ma", "maxx", "fast", ""] {
+            let err = parse_speed(text).unwrap_err();
+            assert!(err.contains(&format!("'{text}'")), "{err}");
+        }
+    }
 }
 
 /// Neural Cellular Automata sandbox.
