@@ -97,15 +97,13 @@ fn parse_view(text: &str) -> Result<crate::scene::ViewMode, String> {
 
 fn parse_speed(text: &str) -> Result<crate::sim::Speed, String> {
     use crate::sim::Speed;
-    // "2", "2x" and "2×" all name the 2× speed; a multiplier suffix only follows a number, so
-    // "max" is matched whole (trimming every 'x' once turned it into "ma").
-    let bare = text.strip_suffix(['x', '×']);
+    // A multiplier's label ends in '×' and may be typed bare or with 'x'; any other label
+    // ("max") is matched whole, so its own 'x' is never taken for a suffix.
     Speed::ALL
         .into_iter()
-        .find(|s| {
-            let label = s.label().trim_end_matches('×');
-            let numeric = label.starts_with(|c: char| c.is_ascii_digit());
-            label == text || (numeric && bare == Some(label))
+        .find(|s| match s.label().strip_suffix('×') {
+            Some(number) => text == number || text.strip_suffix(['x', '×']) == Some(number),
+            None => text == s.label(),
         })
         .ok_or_else(|| format!("unknown speed '{text}' (1/60, 1/10, 1/2, 1, 2, 4 or max)"))
 }
