@@ -13,7 +13,7 @@ use clap::{Args, ValueEnum};
 use crate::model::spec::GrowingMode;
 use crate::model::target::Target;
 use crate::model::NcaWeights;
-use crate::train::{TrainConfig, Trainer, plot};
+use crate::train::{Retune, TrainConfig, Trainer, plot};
 
 /// Burn backends the trainer can run on.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum)]
@@ -82,20 +82,23 @@ pub struct TrainArgs {
     /// Iteration of the learning-rate drop.
     #[arg(long, default_value_t = 2000)]
     pub lr_drop_at: usize,
-    /// Learning rate after the drop.
-    #[arg(long, default_value_t = 2e-4)]
-    pub learning_rate_after: f64,
-    /// Best samples damaged per iteration (regenerating).
-    #[arg(long, default_value_t = 3)]
-    pub damaged: usize,
-    /// Smallest damage radius (regenerating), in the notebook's units: the grid spans [-1, 1].
-    #[arg(long, default_value_t = 0.1)]
-    pub damage_radius_min: f32,
-    /// Largest damage radius (regenerating), in the notebook's units.
-    #[arg(long, default_value_t = 0.4)]
-    pub damage_radius_max: f32,
-    /// Of the damaged samples, how many lose a half instead of a disc (default 0, the
-    /// notebook's recipe). Given with --resume, it changes the resumed run's damage mix.
+    /// Learning rate after the drop [default: 0.0002]. With --resume or --init it retunes the
+    /// run from there on (a fine-tuning phase), as do the four damage flags below; the model's
+    /// recipe records each change (`retuned`).
+    #[arg(long)]
+    pub learning_rate_after: Option<f64>,
+    /// Best samples damaged per iteration (regenerating) [default: 3].
+    #[arg(long)]
+    pub damaged: Option<usize>,
+    /// Smallest damage radius (regenerating), in the notebook's units: the grid spans [-1, 1]
+    /// [default: 0.1].
+    #[arg(long)]
+    pub damage_radius_min: Option<f32>,
+    /// Largest damage radius (regenerating), in the notebook's units [default: 0.4].
+    #[arg(long)]
+    pub damage_radius_max: Option<f32>,
+    /// Of the damaged samples, how many lose a half instead of a disc [default: 0, the
+    /// notebook's recipe].
     #[arg(long)]
     pub half_cuts: Option<usize>,
     /// Fire rate.
@@ -115,6 +118,8 @@ fn parse_mode(s: &str) -> Result<GrowingMode, String> {
 
 impl TrainArgs {
     fn config(&self) -> TrainConfig {
+        let defaults = TrainConfig::new();
+        let radius_min = self.damage_radius_min.unwrap_or(defaults.damage_radius_min);
         TrainConfig::new()
             .with_mode(self.mode)
             .with_pool_size(self.pool_size)
@@ -123,11 +128,11 @@ impl TrainArgs {
             .with_max_steps(self.max_steps.max(self.min_steps))
             .with_learning_rate(self.learning_rate)
             .with_lr_drop_at(self.lr_drop_at)
-            .with_learning_rate_after(self.learning_rate_after)
-            .with_damaged(self.damaged)
-            .with_damage_radius_min(self.damage_radius_min)
-            .with_damage_radius_max(self.damage_radius_max.max(self.damage_radius_min))
-            .with_half_cuts(self.half_cuts.unwrap_or(0))
+            .with_learning_rate_after(self.learning_rate_after.unwrap_or(defaults.learning_rate_after))
+            .with_damaged(self.damaged.unwrap_or(defaults.damaged))
+            .with_damage_radius_min(radius_min)
+            .with_damage_radius_max(self.damage_radius_max.unwrap_or(defaults.damage_radius_max).max(radius_min))
+            .with_half_cuts(self.half_cuts.unwrap_or(defaults.half_cuts))
             .with_fire_rate(self.fire_rate)
             .with_target_size(self.target_size)
             .with_target_padding(self.target_padding)
@@ -136,6 +141,25 @@ impl TrainArgs {
                 self.target.as_ref().and_then(|p| p.file_stem()).and_then(|s| s.to_str()).unwrap_or("").to_string(),
             )
     }
+
+    /// The recipe flags given, as changes to a run that goes on.
+    fn retune(&self) -> Retune {
+        Retune {
+            learning_rate_after: self.learning_rate_after,
+            damaged: self.damaged,
+            half_cuts: self.half_cuts,
+            damage_radius_min: self.damage_radius_min,
+            damage_radius_max: self.damage_radius_max,
+        }
+    }
+}
+
+/// Applies the recipe flags to a run going on at `iteration`, saying what changed.
+fn retune(config: &mut TrainConfig, iteration: usize, args: &TrainArgs) -> Result<(), String> {
+    for entry in config.retune(iteration, &args.retune()).map_err(|e| format!("cannot retune the run: {e}"))? {
+        eprintln!("retuned at iteration {entry}");
+    }
+    Ok(())
 }
 
 /// Files written next to the output model.
@@ -159,9 +183,7 @@ fn train<B: AutodiffBackend>(args: TrainArgs, device: B::Device) -> Result<(), S
     let mut trainer = match (&args.resume, &args.init) {
         (Some(path), _) => {
             let mut trainer = Trainer::<B>::resume(path, device).map_err(|e| e.to_string())?;
-            if let Some(half_cuts) = args.half_cuts {
-                trainer.config.half_cuts = half_cuts;
-            }
+            retune(&mut trainer.config, trainer.iteration, &args)?;
             trainer
         }
         (None, Some(model)) => init_trainer(&args, model, device)?,
@@ -298,9 +320,6 @@ fn init_trainer<B: AutodiffBackend>(args: &TrainArgs, model: &Path, device: B::D
         // Not trained here (an imported model): the flags are the recipe.
         None => args.config().with_mode(weights.spec.mode).with_fire_rate(weights.spec.fire_rate),
     };
-    if let Some(half_cuts) = args.half_cuts {
-        config.half_cuts = half_cuts;
-    }
     let target_path = super::target_of(model, &weights.spec.target, args.target.clone())?;
     if let Some(name) = target_path.file_stem().and_then(|s| s.to_str()) {
         config.target_name = name.to_string();
@@ -318,6 +337,7 @@ fn init_trainer<B: AutodiffBackend>(args: &TrainArgs, model: &Path, device: B::D
         Some(list) => crate::train::checkpoint::parse_iterations(list).map_err(|e| bad("nca.train.restarts", e))?,
         None => Vec::new(),
     };
+    retune(&mut config, iteration, args)?;
     restarts.push(iteration);
     // A stream of its own per restart, so the new pool's batches are not the first run's again.
     let rng = crate::train::Pcg32::new(config.seed ^ (iteration as u64).wrapping_mul(0x9e37_79b9_7f4a_7c15));

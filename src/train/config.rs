@@ -69,6 +69,11 @@ pub struct TrainConfig {
     /// iterations), empty when it started from fresh weights.
     #[config(default = "String::new()")]
     pub started_from: String,
+    /// Changes made to this recipe when a run went on (`--resume`/`--init` with recipe flags),
+    /// as `iteration: field old→new` entries joined by `; `, so the recipe stored with a model
+    /// still tells how every part of its curve was trained.
+    #[config(default = "String::new()")]
+    pub retuned: String,
 }
 
 impl TrainConfig {
@@ -77,8 +82,97 @@ impl TrainConfig {
         GrowingSpec { fire_rate: self.fire_rate, mode: self.mode, target: self.target_name.clone() }
     }
 
+    /// Applies `changes` to a run that goes on at `iteration` and records each one in
+    /// [`Self::retuned`]; returns the entries recorded (values already in force record nothing).
+    pub fn retune(&mut self, iteration: usize, changes: &Retune) -> Result<Vec<String>, String> {
+        let radius_min = changes.damage_radius_min.unwrap_or(self.damage_radius_min);
+        let radius_max = changes.damage_radius_max.unwrap_or(self.damage_radius_max);
+        if !(radius_min > 0.0 && radius_min <= radius_max) {
+            return Err(format!("damage radii must satisfy 0 < min <= max, got min {radius_min}, max {radius_max}"));
+        }
+        if let Some(lr) = changes.learning_rate_after
+            && !(lr > 0.0 && lr.is_finite())
+        {
+            return Err(format!("learning rate must be positive, got {lr}"));
+        }
+        let mut entries = Vec::new();
+        let mut record = |field: &str, old: String, new: String| {
+            if old != new {
+                entries.push(format!("{iteration}: {field} {old}→{new}"));
+            }
+        };
+        if let Some(v) = changes.learning_rate_after {
+            record("learning_rate_after", self.learning_rate_after.to_string(), v.to_string());
+            self.learning_rate_after = v;
+        }
+        if let Some(v) = changes.damaged {
+            record("damaged", self.damaged.to_string(), v.to_string());
+            self.damaged = v;
+        }
+        if let Some(v) = changes.half_cuts {
+            record("half_cuts", self.half_cuts.to_string(), v.to_string());
+            self.half_cuts = v;
+        }
+        record("damage_radius_min", self.damage_radius_min.to_string(), radius_min.to_string());
+        record("damage_radius_max", self.damage_radius_max.to_string(), radius_max.to_string());
+        (self.damage_radius_min, self.damage_radius_max) = (radius_min, radius_max);
+        for entry in &entries {
+            if !self.retuned.is_empty() {
+                self.retuned.push_str("; ");
+            }
+            self.retuned.push_str(entry);
+        }
+        Ok(entries)
+    }
+
     /// The learning rate at `iteration` (piecewise constant, one drop).
     pub fn learning_rate_at(&self, iteration: usize) -> f64 {
         if iteration < self.lr_drop_at { self.learning_rate } else { self.learning_rate_after }
+    }
+}
+
+/// Recipe changes for a run that goes on (`nca train --resume`/`--init` with recipe flags):
+/// the fields a fine-tuning phase may change; `None` keeps the recipe's value.
+#[derive(Clone, Debug, Default, PartialEq)]
+pub struct Retune {
+    /// Learning rate after the drop (the rate of every later iteration).
+    pub learning_rate_after: Option<f64>,
+    /// Best samples damaged per iteration.
+    pub damaged: Option<usize>,
+    /// Of those, how many lose a half instead of a disc.
+    pub half_cuts: Option<usize>,
+    /// Smallest damage radius, in the notebook's units.
+    pub damage_radius_min: Option<f32>,
+    /// Largest damage radius, in the notebook's units.
+    pub damage_radius_max: Option<f32>,
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn retuning_records_only_what_changed() {
+        let mut recipe = TrainConfig::new().with_half_cuts(1);
+        let first = Retune { learning_rate_after: Some(5e-5), half_cuts: Some(1), ..Default::default() };
+        assert_eq!(recipe.retune(8000, &first).unwrap(), vec!["8000: learning_rate_after 0.0002→0.00005"]);
+        let second = Retune { damaged: Some(4), damage_radius_min: Some(0.2), ..Default::default() };
+        recipe.retune(9000, &second).unwrap();
+        assert_eq!((recipe.learning_rate_after, recipe.damaged, recipe.damage_radius_min), (5e-5, 4, 0.2));
+        assert_eq!(
+            recipe.retuned,
+            "8000: learning_rate_after 0.0002→0.00005; 9000: damaged 3→4; 9000: damage_radius_min 0.1→0.2"
+        );
+        assert_eq!(recipe.learning_rate_at(9000), 5e-5);
+    }
+
+    #[test]
+    fn retuning_rejects_impossible_values_and_changes_nothing() {
+        let mut recipe = TrainConfig::new();
+        let inverted = Retune { damage_radius_min: Some(0.5), ..Default::default() };
+        assert!(recipe.retune(10, &inverted).unwrap_err().contains("min 0.5, max 0.4"));
+        let negative = Retune { learning_rate_after: Some(-1.0), damaged: Some(5), ..Default::default() };
+        assert!(recipe.retune(10, &negative).is_err());
+        assert_eq!((recipe.damage_radius_min, recipe.damaged, recipe.retuned.as_str()), (0.1, 3, ""));
     }
 }

@@ -11,7 +11,7 @@ pub mod plot;
 pub mod rng;
 pub mod trainer;
 
-pub use config::TrainConfig;
+pub use config::{Retune, TrainConfig};
 pub use rng::Pcg32;
 pub use model::{GrowingNca, fire_mask};
 pub use trainer::{IterationStats, Trainer};
