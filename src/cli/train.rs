@@ -119,8 +119,12 @@ fn parse_mode(s: &str) -> Result<GrowingMode, String> {
 impl TrainArgs {
     fn config(&self) -> TrainConfig {
         let defaults = TrainConfig::new();
+        let learning_rate_after = self.learning_rate_after.unwrap_or(defaults.learning_rate_after);
+        let damaged = self.damaged.unwrap_or(defaults.damaged);
+        let half_cuts = self.half_cuts.unwrap_or(defaults.half_cuts);
         let radius_min = self.damage_radius_min.unwrap_or(defaults.damage_radius_min);
-        TrainConfig::new()
+        let radius_max = self.damage_radius_max.unwrap_or(defaults.damage_radius_max).max(radius_min);
+        defaults
             .with_mode(self.mode)
             .with_pool_size(self.pool_size)
             .with_batch_size(self.batch_size)
@@ -128,11 +132,11 @@ impl TrainArgs {
             .with_max_steps(self.max_steps.max(self.min_steps))
             .with_learning_rate(self.learning_rate)
             .with_lr_drop_at(self.lr_drop_at)
-            .with_learning_rate_after(self.learning_rate_after.unwrap_or(defaults.learning_rate_after))
-            .with_damaged(self.damaged.unwrap_or(defaults.damaged))
+            .with_learning_rate_after(learning_rate_after)
+            .with_damaged(damaged)
             .with_damage_radius_min(radius_min)
-            .with_damage_radius_max(self.damage_radius_max.unwrap_or(defaults.damage_radius_max).max(radius_min))
-            .with_half_cuts(self.half_cuts.unwrap_or(defaults.half_cuts))
+            .with_damage_radius_max(radius_max)
+            .with_half_cuts(half_cuts)
             .with_fire_rate(self.fire_rate)
             .with_target_size(self.target_size)
             .with_target_padding(self.target_padding)
@@ -141,22 +145,18 @@ impl TrainArgs {
                 self.target.as_ref().and_then(|p| p.file_stem()).and_then(|s| s.to_str()).unwrap_or("").to_string(),
             )
     }
-
-    /// The recipe flags given, as changes to a run that goes on.
-    fn retune(&self) -> Retune {
-        Retune {
-            learning_rate_after: self.learning_rate_after,
-            damaged: self.damaged,
-            half_cuts: self.half_cuts,
-            damage_radius_min: self.damage_radius_min,
-            damage_radius_max: self.damage_radius_max,
-        }
-    }
 }
 
-/// Applies the recipe flags to a run going on at `iteration`, saying what changed.
+/// Applies the recipe flags given to a run going on at `iteration`, saying what changed.
 fn retune(config: &mut TrainConfig, iteration: usize, args: &TrainArgs) -> Result<(), String> {
-    for entry in config.retune(iteration, &args.retune()).map_err(|e| format!("cannot retune the run: {e}"))? {
+    let changes = Retune {
+        learning_rate_after: args.learning_rate_after,
+        damaged: args.damaged,
+        half_cuts: args.half_cuts,
+        damage_radius_min: args.damage_radius_min,
+        damage_radius_max: args.damage_radius_max,
+    };
+    for entry in config.retune(iteration, &changes).map_err(|e| format!("cannot retune the run: {e}"))? {
         eprintln!("retuned at iteration {entry}");
     }
     Ok(())
