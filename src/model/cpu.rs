@@ -233,8 +233,8 @@ mod tests {
         a.b2[0] = 0.25;
         b.b2[0] = -0.5;
         let mut g = Grid::new(11, 5, C);
-        g.apply(&crate::model::grid::Edit::PlantSeed { x: 2, y: 2, species: 0 });
-        g.apply(&crate::model::grid::Edit::PlantSeed { x: 8, y: 2, species: 1 });
+        g.apply_growing(&crate::model::grid::Edit::PlantSeed { x: 2, y: 2, species: 0 });
+        g.apply_growing(&crate::model::grid::Edit::PlantSeed { x: 8, y: 2, species: 1 });
         step_species(&[&a, &b], &mut g, &StepContext { seed: 0, step: 0, sobel: SobelPair::default() });
         assert!((g.cell(2, 2)[0] - 0.25).abs() < 1e-6);
         assert!((g.cell(8, 2)[0] + 0.5).abs() < 1e-6);

@@ -132,7 +132,7 @@ pub fn protocol_frames(weights: &GrowingWeights, seed: u32) -> Vec<Vec<Grid>> {
     let mut rows = vec![growth];
     for damage in damages(EVAL_SIZE) {
         let mut healing = at_damage.clone();
-        healing.apply(&damage);
+        super::ModelKind::Growing.apply_edit(&mut healing, &damage);
         let mut row = Vec::new();
         let mut healed = 0;
         for frame in HEAL_FRAMES {

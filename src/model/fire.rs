@@ -13,6 +13,25 @@
 //! where `pcg` is the PCG-RXS-M-XS 32-bit output permutation (Jarzynski & Olano, "Hash
 //! Functions for GPU Rendering", JCGT 2020). Comparing integers rather than floats makes the
 //! decision bit-identical on every backend; `shaders/nca_types.wgsl` has the same function.
+//!
+//! ## Residual noise (MNIST)
+//!
+//! The MNIST NCA adds N(0, σ) noise to every update before the fire mask. It too is a pure
+//! function, of `(seed, step, x, y, channel)`, built from the same hash:
+//!
+//! ```text
+//! base  = cell_hash(seed, step, x, y)                    (the fire hash's input)
+//! a, b  = pcg(base + 2c + 1), pcg(base + 2c + 2)         (channel c = 0..19 of the update)
+//! s     = lo16(a) + hi16(a) + lo16(b) + hi16(b) − 131070  (an integer in [−131070, 131070])
+//! noise = f32(s) · scale,  scale = σ / √((65536² − 1) / 3)
+//! ```
+//!
+//! `s` is the Irwin–Hall sum of four 16-bit uniforms, centred: mean 0, and `scale` makes its
+//! standard deviation exactly σ (its tails stop at ±3.46σ; its kurtosis is 2.7 against a
+//! Gaussian's 3). Box–Muller would need `log` and `cos`, whose precision WGSL leaves to the
+//! driver; this needs integers, one exact conversion (|s| < 2²⁴) and one correctly rounded
+//! multiplication, so the CPU, every GPU and Burn (which is handed the same values) add
+//! bit-identical noise.
 
 /// One round of the PCG hash (RXS-M-XS output of one LCG step).
 #[inline]
@@ -40,9 +59,55 @@ pub const fn fires(seed: u32, step: u32, x: u32, y: u32, threshold: u32) -> bool
     (cell_hash(seed, step, x, y) >> 8) < threshold
 }
 
+/// The largest value of the centred sum of four 16-bit uniforms.
+const NOISE_HALF_RANGE: i32 = 2 * 65535;
+
+/// The factor that turns the centred integer sum into noise of standard deviation `std`.
+pub fn noise_scale(std: f32) -> f32 {
+    let sum_std = ((65536.0f64 * 65536.0 - 1.0) / 3.0).sqrt();
+    (std as f64 / sum_std) as f32
+}
+
+/// The centred integer sum behind the noise of update channel `channel` (see the module docs).
+#[inline]
+pub const fn noise_sum(cell_hash: u32, channel: u32) -> i32 {
+    let a = pcg(cell_hash.wrapping_add(2 * channel + 1));
+    let b = pcg(cell_hash.wrapping_add(2 * channel + 2));
+    ((a & 0xffff) + (a >> 16) + (b & 0xffff) + (b >> 16)) as i32 - NOISE_HALF_RANGE
+}
+
+/// The residual noise added to update channel `channel` of the cell at `(x, y)` at `step`.
+#[inline]
+pub fn noise(seed: u32, step: u32, x: u32, y: u32, channel: u32, scale: f32) -> f32 {
+    noise_sum(cell_hash(seed, step, x, y), channel) as f32 * scale
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn noise_has_the_asked_spread_and_no_bias() {
+        let scale = noise_scale(0.02);
+        let values: Vec<f64> = (0..20_000u32).map(|i| noise(3, 9, i % 200, i / 200, i % 19, scale) as f64).collect();
+        let mean = values.iter().sum::<f64>() / values.len() as f64;
+        let std = (values.iter().map(|v| (v - mean).powi(2)).sum::<f64>() / values.len() as f64).sqrt();
+        assert!(mean.abs() < 5e-4, "mean {mean}");
+        assert!((std - 0.02).abs() < 5e-4, "std {std}");
+        assert!(values.iter().all(|v| v.abs() <= 0.02 * 3.47));
+        assert_eq!(noise_scale(0.0), 0.0);
+    }
+
+    #[test]
+    fn noise_matches_the_published_vectors() {
+        // Computed from the formula in the module docs by an independent script (README,
+        // "Residual noise"). Changing these changes every MNIST trajectory: don't.
+        let base = cell_hash(0, 0, 0, 0);
+        assert_eq!(noise_sum(base, 0), 26870);
+        assert_eq!(noise_sum(cell_hash(42, 1000, 17, 63), 18), -36506);
+        let channels: Vec<i32> = (0..19).map(|c| noise_sum(base, c)).collect();
+        assert!(channels.windows(2).any(|w| w[0] != w[1]), "channels must differ");
+    }
 
     #[test]
     fn fire_rate_is_respected_on_average() {

@@ -1,6 +1,9 @@
 //! Cell state on the CPU, and the edits that every backend applies the same way.
 
-use super::spec::{ALPHA, ALIVE_THRESHOLD};
+use std::sync::Arc;
+
+use super::kind::EditKind;
+use super::spec::{ALIVE_THRESHOLD, ALPHA};
 
 /// An H×W×C grid of `f32` cells, row-major `[y][x][channel]` (the `state` tensor layout).
 #[derive(Clone, Debug, PartialEq)]
@@ -20,10 +23,10 @@ pub struct Grid {
 
 /// A change to the grid made from outside the update rule (a person, a scenario, a test).
 ///
-/// The GPU applies the same commands in `shaders/nca_edit.wgsl`; [`Grid::apply`] is the
-/// reference for what they mean. Coordinates are in cells, with cell `(x, y)` covering
-/// `[x, x + 1) × [y, y + 1)`, so its centre is `(x + 0.5, y + 0.5)`.
-#[derive(Clone, Copy, Debug, PartialEq)]
+/// Each kind gives an edit its meaning ([`super::ModelKind::apply_edit`]) and ignores the edits
+/// it does not accept; its WGSL applies the same commands. Coordinates are in cells, with cell
+/// `(x, y)` covering `[x, x + 1) × [y, y + 1)`, so its centre is `(x + 0.5, y + 0.5)`.
+#[derive(Clone, Debug, PartialEq)]
 pub enum Edit {
     /// Zero every cell whose centre lies strictly inside the disc.
     EraseDisc {
@@ -32,7 +35,7 @@ pub enum Edit {
         /// Disc radius, in cells.
         radius: f32,
     },
-    /// Make `(x, y)` a seed of `species`: RGB zero, alpha and hidden channels one.
+    /// Make `(x, y)` a seed of `species` (growing: RGB zero, alpha and hidden channels one).
     PlantSeed {
         /// Column.
         x: u32,
@@ -50,6 +53,94 @@ pub enum Edit {
     },
     /// Zero the whole grid.
     Clear,
+    /// Draw with a soft round pen (MNIST): `state = state · (1 − s) + [s, 0, …, 0]`, where `s` is
+    /// the pen's coverage of the cell ([`pen_coverage`]). Grey rises towards one and the hidden
+    /// state under the pen is wiped; cells the pen touches take `species`.
+    Draw {
+        /// Pen centre, in cells.
+        center: [f32; 2],
+        /// Pen radius, in cells: full coverage up to `radius − 0.5`, none from `radius + 0.5`.
+        radius: f32,
+        /// The species of the drawn cells.
+        species: u32,
+    },
+    /// Place a grey image (MNIST's "switcheroo"): under the image, grey is replaced and the
+    /// rest of the state is kept only where the new grey is above the life threshold.
+    PlaceImage(GreyImage),
+    /// Set the species of every cell whose centre lies strictly inside the disc.
+    PaintSpecies {
+        /// Disc centre, in cells.
+        center: [f32; 2],
+        /// Disc radius, in cells.
+        radius: f32,
+        /// The species the cells take.
+        species: u32,
+    },
+}
+
+/// A grey picture placed on a grid, one value in [0, 1] per cell.
+#[derive(Clone, Debug, PartialEq)]
+pub struct GreyImage {
+    /// Grid cell of the image's top-left pixel (may lie outside the grid; what does is clipped).
+    pub origin: [i32; 2],
+    /// Pixels per row.
+    pub width: u32,
+    /// Rows.
+    pub height: u32,
+    /// `width × height` values, row-major.
+    pub grey: Arc<[f32]>,
+}
+
+impl GreyImage {
+    /// The image's pixels that land on a `grid_width × grid_height` grid, as
+    /// `(cell x, cell y, grey)`.
+    pub fn cells(&self, grid_width: usize, grid_height: usize) -> impl Iterator<Item = (usize, usize, f32)> + '_ {
+        (0..self.height as i64).flat_map(move |py| {
+            (0..self.width as i64).filter_map(move |px| {
+                let (x, y) = (self.origin[0] as i64 + px, self.origin[1] as i64 + py);
+                let inside = (0..grid_width as i64).contains(&x) && (0..grid_height as i64).contains(&y);
+                inside.then(|| (x as usize, y as usize, self.grey[(py * self.width as i64 + px) as usize]))
+            })
+        })
+    }
+}
+
+impl Edit {
+    /// What sort of edit this is (kinds accept sorts, not single edits).
+    pub fn kind(&self) -> EditKind {
+        match self {
+            Edit::EraseDisc { .. } | Edit::EraseRect { .. } | Edit::Clear => EditKind::Erase,
+            Edit::PlantSeed { .. } => EditKind::Seed,
+            Edit::Draw { .. } => EditKind::Draw,
+            Edit::PlaceImage(_) => EditKind::PlaceImage,
+            Edit::PaintSpecies { .. } => EditKind::PaintSpecies,
+        }
+    }
+}
+
+/// The pen's coverage of cell `(x, y)`: one within `radius − 0.5` of the centre, zero from
+/// `radius + 0.5`, linear in between (a one-cell soft edge). Computed on the CPU only: the GPU
+/// is handed the values ([`pen_stamp`]), so both apply bit-identical coverage.
+pub fn pen_coverage(x: u32, y: u32, center: [f32; 2], radius: f32) -> f32 {
+    let dx = x as f64 + 0.5 - center[0] as f64;
+    let dy = y as f64 + 0.5 - center[1] as f64;
+    (radius as f64 + 0.5 - (dx * dx + dy * dy).sqrt()).clamp(0.0, 1.0) as f32
+}
+
+/// The cells a pen can cover on a `width × height` grid, as `(first cell, size)` of a clipped
+/// box, and the coverage of each cell of that box, row-major.
+pub fn pen_stamp(center: [f32; 2], radius: f32, width: usize, height: usize) -> ([u32; 2], [u32; 2], Vec<f32>) {
+    let reach = radius.max(0.0) + 0.5;
+    let clip = |v: f32, n: usize| (v.floor().max(0.0) as usize).min(n);
+    let (x0, x1) = (clip(center[0] - reach, width), clip(center[0] + reach + 1.0, width));
+    let (y0, y1) = (clip(center[1] - reach, height), clip(center[1] + reach + 1.0, height));
+    let mut coverage = Vec::with_capacity((x1 - x0) * (y1 - y0));
+    for y in y0..y1 {
+        for x in x0..x1 {
+            coverage.push(pen_coverage(x as u32, y as u32, center, radius));
+        }
+    }
+    ([x0 as u32, y0 as u32], [(x1 - x0) as u32, (y1 - y0) as u32], coverage)
 }
 
 impl Grid {
@@ -61,7 +152,7 @@ impl Grid {
     /// A dead grid with one seed in the centre: the usual start of a growing model.
     pub fn seeded(width: usize, height: usize, channels: usize) -> Self {
         let mut grid = Self::new(width, height, channels);
-        grid.apply(&Edit::PlantSeed { x: (width / 2) as u32, y: (height / 2) as u32, species: 0 });
+        grid.apply_growing(&Edit::PlantSeed { x: (width / 2) as u32, y: (height / 2) as u32, species: 0 });
         grid
     }
 
@@ -92,19 +183,11 @@ impl Grid {
         alive_mask(&self.data, self.width, self.height, self.channels)
     }
 
-    /// Applies an edit exactly as the GPU does.
-    pub fn apply(&mut self, edit: &Edit) {
+    /// Applies the edits every kind shares (erasing, painting species); `false` if `edit` is
+    /// not one of them.
+    pub(crate) fn apply_shared(&mut self, edit: &Edit) -> bool {
         match *edit {
             Edit::Clear => self.data.fill(0.0),
-            Edit::PlantSeed { x, y, species } => {
-                let (x, y) = (x as usize, y as usize);
-                if x < self.width && y < self.height {
-                    for (c, v) in self.cell_mut(x, y).iter_mut().enumerate() {
-                        *v = if c >= ALPHA { 1.0 } else { 0.0 };
-                    }
-                    self.species[y * self.width + x] = species;
-                }
-            }
             Edit::EraseRect { min, max } => {
                 for y in min[1].min(self.height as u32)..max[1].min(self.height as u32) {
                     for x in min[0].min(self.width as u32)..max[0].min(self.width as u32) {
@@ -120,6 +203,34 @@ impl Grid {
                         }
                     }
                 }
+            }
+            Edit::PaintSpecies { center, radius, species } => {
+                for y in 0..self.height {
+                    for x in 0..self.width {
+                        if inside_disc(x as u32, y as u32, center, radius) {
+                            self.species[y * self.width + x] = species;
+                        }
+                    }
+                }
+            }
+            _ => return false,
+        }
+        true
+    }
+
+    /// Applies an edit with the growing NCA's meaning, exactly as its shader does (see
+    /// [`super::ModelKind::apply_edit`], which also filters what a kind accepts).
+    pub(crate) fn apply_growing(&mut self, edit: &Edit) {
+        if self.apply_shared(edit) {
+            return;
+        }
+        if let Edit::PlantSeed { x, y, species } = *edit {
+            let (x, y) = (x as usize, y as usize);
+            if x < self.width && y < self.height {
+                for (c, v) in self.cell_mut(x, y).iter_mut().enumerate() {
+                    *v = if c >= ALPHA { 1.0 } else { 0.0 };
+                }
+                self.species[y * self.width + x] = species;
             }
         }
     }
@@ -173,7 +284,7 @@ mod tests {
     fn erase_disc_hits_cells_by_centre() {
         let mut g = Grid::new(10, 10, 4);
         g.data.fill(1.0);
-        g.apply(&Edit::EraseDisc { center: [5.0, 5.0], radius: 1.0 });
+        g.apply_growing(&Edit::EraseDisc { center: [5.0, 5.0], radius: 1.0 });
         // Centres at distance sqrt(0.5) < 1 from (5, 5): cells 4 and 5 on both axes.
         let erased: Vec<(usize, usize)> = (0..10)
             .flat_map(|y| (0..10).map(move |x| (x, y)))
@@ -185,7 +296,7 @@ mod tests {
     #[test]
     fn seed_outside_grid_is_ignored() {
         let mut g = Grid::new(4, 4, 16);
-        g.apply(&Edit::PlantSeed { x: 9, y: 1, species: 0 });
+        g.apply_growing(&Edit::PlantSeed { x: 9, y: 1, species: 0 });
         assert!(g.data.iter().all(|&v| v == 0.0));
     }
 }

@@ -3,22 +3,34 @@
 //! Everything else in the crate (the WGSL shader, the Burn trainer, the sandbox) is
 //! checked against [`cpu`], the plain-Rust reference step, which is the ground truth.
 //!
-//! - [`spec`]: what a model is (kind, channel layout, hyper-parameters).
-//! - [`fire`]: the deterministic stochastic-update hash shared by every backend.
-//! - [`grid`]: the cell state, seeding and simple edits.
+//! - [`kind`]: what each model kind declares (channels, life rule, edits, views).
+//! - [`spec`]: the growing NCA's channel layout and hyper-parameters.
+//! - [`fire`]: the deterministic fire hash and residual noise shared by every backend.
+//! - [`grid`]: the cell state, seeding and edits.
 //! - [`perception`]: the Sobel kernels and their rotation.
-//! - [`cpu`]: the reference step.
+//! - [`cpu`]: the growing NCA's reference step.
+//! - [`mnist`]: the self-classifying MNIST NCA: layout, reference step, edits, cell labels.
+//! - [`mnist_eval`]: the paper's evaluation protocol on tiled test digits.
+//! - [`idx`]: MNIST's idx files (gzipped or not).
+//! - [`display`]: a grid as a picture, as the display shader draws it.
+//! - [`reference`]: one entry point to every kind's CPU step.
 //! - [`weights`]: the `.safetensors` file format.
 //! - [`import`]: converters from the published Distill formats.
 //! - [`target`]: target images (thumbnail, premultiply, pad) and the RGBA loss.
 
 pub mod cpu;
+pub mod display;
 pub mod error;
 pub mod eval;
 pub mod fire;
 pub mod grid;
+pub mod idx;
 pub mod import;
+pub mod kind;
+pub mod mnist;
+pub mod mnist_eval;
 pub mod perception;
+pub mod reference;
 pub mod snapshot;
 pub mod spec;
 pub mod target;
@@ -26,5 +38,6 @@ pub mod weights;
 
 pub use error::ModelError;
 pub use grid::Grid;
-pub use spec::{GrowingMode, ModelKind};
-pub use weights::{GrowingWeights, NcaWeights};
+pub use kind::{KindLayout, ModelKind, View};
+pub use spec::GrowingMode;
+pub use weights::{GrowingWeights, MnistWeights, NcaWeights};

@@ -1,4 +1,5 @@
-//! Grid states on disk (`.safetensors` with one tensor `state` [H, W, C]) and as pictures.
+//! Grid states on disk: `.safetensors` with one tensor `state` [H, W, C] and the kind in
+//! `nca.kind` (pictures are [`super::display`]'s).
 
 use std::collections::HashMap;
 use std::path::Path;
@@ -7,7 +8,7 @@ use safetensors::{Dtype, SafeTensors, tensor::TensorView};
 
 use super::error::ModelError;
 use super::grid::Grid;
-use super::spec::ALPHA;
+use super::kind::ModelKind;
 use super::weights::{f32_to_le_bytes, read_f32, write_atomically};
 
 /// Writes `grid` as tensor `state` [H, W, C] with string `metadata`.
@@ -22,6 +23,12 @@ pub fn save_state(path: &Path, grid: &Grid, metadata: HashMap<String, String>) -
 
 /// Reads a state written by [`save_state`].
 pub fn load_state(path: &Path) -> Result<Grid, ModelError> {
+    load_state_with_kind(path).map(|(grid, _)| grid)
+}
+
+/// Reads a state and the kind it belongs to: `nca.kind` in its metadata, else the kind with its
+/// channel count (`None` if neither tells).
+pub fn load_state_with_kind(path: &Path) -> Result<(Grid, Option<ModelKind>), ModelError> {
     let bytes = std::fs::read(path).map_err(|source| ModelError::Io { path: path.to_path_buf(), source })?;
     let fail = |m: String| ModelError::format(path, m);
     let st = SafeTensors::deserialize(&bytes).map_err(|e| fail(format!("not a valid safetensors file ({e})")))?;
@@ -31,21 +38,16 @@ pub fn load_state(path: &Path) -> Result<Grid, ModelError> {
         return Err(fail(format!("tensor 'state' has shape {shape:?}, expected [H, W, C]")));
     }
     let data = read_f32("state", &view, &shape).map_err(fail)?;
-    Ok(Grid::from_data(shape[1], shape[0], shape[2], data).expect("shape checked"))
-}
-
-/// The picture of a grid as the display shader draws it in RGB view: RGB is premultiplied,
-/// so a cell shows as `background · (1 − a) + rgb`, clamped; each cell becomes a
-/// `scale`×`scale` block.
-pub fn to_rgba8(grid: &Grid, background: [f32; 3], scale: u32) -> image::RgbaImage {
-    let scale = scale.max(1);
-    image::RgbaImage::from_fn(grid.width as u32 * scale, grid.height as u32 * scale, |px, py| {
-        let cell = grid.cell((px / scale) as usize, (py / scale) as usize);
-        let a = cell[ALPHA].clamp(0.0, 1.0);
-        let channel = |c: usize| {
-            let v = (background[c] * (1.0 - a) + cell[c]).clamp(0.0, 1.0);
-            (v * 255.0).round() as u8
-        };
-        image::Rgba([channel(0), channel(1), channel(2), 255])
-    })
+    let grid = Grid::from_data(shape[1], shape[0], shape[2], data).expect("shape checked");
+    let named = SafeTensors::read_metadata(&bytes)
+        .ok()
+        .and_then(|(_, header)| header.metadata().as_ref().and_then(|m| m.get("nca.kind").cloned()));
+    let kind = match named {
+        Some(name) => Some(name.parse::<ModelKind>().map_err(fail)?),
+        None => ModelKind::from_channels(grid.channels),
+    };
+    if let Some(kind) = kind.filter(|k| k.channels() != grid.channels) {
+        return Err(fail(format!("a {kind} state has {} channels, this one {}", kind.channels(), grid.channels)));
+    }
+    Ok((grid, kind))
 }

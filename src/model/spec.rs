@@ -1,4 +1,5 @@
-//! What a model is: its kind, its channel layout and its hyper-parameters.
+//! The growing NCA's channel layout and hyper-parameters (the MNIST kind's are in
+//! [`super::mnist`]; what every kind declares is in [`super::kind`]).
 
 use std::fmt;
 use std::str::FromStr;
@@ -22,41 +23,9 @@ pub const HIDDEN: usize = 4;
 pub const ALIVE_THRESHOLD: f32 = 0.1;
 /// The published fire rate of the stochastic update.
 pub const DEFAULT_FIRE_RATE: f32 = 0.5;
-
-/// Which family of model a weights file holds. Each kind has its own tensors and its own step.
-///
-/// Only `Growing` exists today; the self-classifying MNIST NCA (20 channels, learned 3×3
-/// perception, two hidden layers of 80) will be a second variant with its own weights type.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
-pub enum ModelKind {
-    /// The Growing NCA of Mordvintsev et al. (Distill 2020).
-    Growing,
-}
-
-impl ModelKind {
-    /// The value stored in `nca.kind`.
-    pub const fn as_str(self) -> &'static str {
-        match self {
-            Self::Growing => "growing",
-        }
-    }
-}
-
-impl fmt::Display for ModelKind {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(self.as_str())
-    }
-}
-
-impl FromStr for ModelKind {
-    type Err = String;
-    fn from_str(s: &str) -> Result<Self, Self::Err> {
-        match s {
-            "growing" => Ok(Self::Growing),
-            other => Err(format!("unknown model kind '{other}' (this build knows: growing)")),
-        }
-    }
-}
+/// Floats per growing species in the GPU weights buffer: `w1 | b1 | w2 | b2 | fire threshold,
+/// 0, 0, 0` (a multiple of 4, so every block starts on a `vec4`).
+pub const GROWING_SPECIES_STRIDE: usize = GROWING_PERCEPTION * GROWING_HIDDEN + GROWING_HIDDEN + GROWING_HIDDEN * GROWING_CHANNELS + GROWING_CHANNELS + 4;
 
 /// How a growing model was trained, which decides what it can do: grow once, hold its shape,
 /// or also heal damage.

@@ -12,8 +12,22 @@
 //!
 //! Metadata: `nca.kind = "growing"`, `nca.channels = "16"`, `nca.hidden = "128"`,
 //! `nca.fire_rate`, `nca.mode` (`growing | persistent | regenerating`), `nca.target`, and
-//! `nca.format = "1"`. Any other key (provenance such as `nca.source`, `nca.train.command`,
-//! `nca.train.iterations`, `nca.train.loss`) is kept and written back untouched.
+//! `nca.format = "1"`. For `mnist`:
+//!
+//! | tensor   | shape          | meaning                                           |
+//! |----------|----------------|---------------------------------------------------|
+//! | `conv_w` | [3, 3, 20, 80] | the learned perception, `[ky, kx, in, out]` (HWIO) |
+//! | `conv_b` | [80]           | its bias                                          |
+//! | `w1`     | [80, 80]       | `[in, out]`                                       |
+//! | `b1`     | [80]           |                                                   |
+//! | `w2`     | [80, 19]       | `[in, out]`: the update of channels 1–19          |
+//! | `b2`     | [19]           |                                                   |
+//!
+//! Metadata: `nca.kind = "mnist"`, `nca.channels = "20"`, `nca.hidden = "80"`, `nca.fire_rate`,
+//! `nca.noise_std`, `nca.role` (`classifier | adversary`), `nca.format = "1"`.
+//!
+//! Any other key (provenance such as `nca.source`, `nca.train.command`, `nca.train.iterations`,
+//! `nca.train.loss`) is kept and written back untouched.
 
 use std::collections::{BTreeMap, HashMap};
 use std::path::Path;
@@ -21,15 +35,16 @@ use std::path::Path;
 use safetensors::{Dtype, SafeTensors, tensor::TensorView};
 
 use super::error::{MEMORY, ModelError};
-use super::spec::{
-    GROWING_CHANNELS, GROWING_HIDDEN, GROWING_PERCEPTION, GrowingMode, GrowingSpec, ModelKind,
-};
+use super::kind::ModelKind;
+pub use super::mnist::MnistWeights;
+use super::mnist::{self, MnistRole, MnistSpec};
+use super::spec::{GROWING_CHANNELS, GROWING_HIDDEN, GROWING_PERCEPTION, GrowingMode, GrowingSpec};
 
 /// Version of the metadata layout written by this build.
 pub const FORMAT_VERSION: &str = "1";
 
 /// Keys this module owns; everything else in the metadata is provenance.
-const SPEC_KEYS: [&str; 7] = [
+const SPEC_KEYS: [&str; 9] = [
     "nca.kind",
     "nca.format",
     "nca.channels",
@@ -37,6 +52,8 @@ const SPEC_KEYS: [&str; 7] = [
     "nca.fire_rate",
     "nca.mode",
     "nca.target",
+    "nca.noise_std",
+    "nca.role",
 ];
 
 /// Any model this build can run.
@@ -44,6 +61,8 @@ const SPEC_KEYS: [&str; 7] = [
 pub enum NcaWeights {
     /// A Growing NCA.
     Growing(GrowingWeights),
+    /// A self-classifying MNIST NCA.
+    Mnist(MnistWeights),
 }
 
 impl NcaWeights {
@@ -51,27 +70,97 @@ impl NcaWeights {
     pub fn kind(&self) -> ModelKind {
         match self {
             Self::Growing(_) => ModelKind::Growing,
+            Self::Mnist(_) => ModelKind::Mnist,
         }
     }
 
     /// Channels per cell.
     pub fn channels(&self) -> usize {
-        match self {
-            Self::Growing(_) => GROWING_CHANNELS,
-        }
+        self.kind().channels()
     }
 
     /// The growing weights, if that is what this is.
     pub fn as_growing(&self) -> Option<&GrowingWeights> {
         match self {
             Self::Growing(w) => Some(w),
+            _ => None,
         }
     }
 
-    /// A short human description ("growing · regenerating · lizard").
+    /// The MNIST weights, if that is what this is.
+    pub fn as_mnist(&self) -> Option<&MnistWeights> {
+        match self {
+            Self::Mnist(w) => Some(w),
+            _ => None,
+        }
+    }
+
+    /// The growing weights, or an error that says what the file holds instead.
+    pub fn expect_growing(&self) -> Result<&GrowingWeights, String> {
+        self.as_growing().ok_or_else(|| format!("this is a {} model, but a growing model is needed here", self.kind()))
+    }
+
+    /// The MNIST weights, or an error that says what the file holds instead.
+    pub fn expect_mnist(&self) -> Result<&MnistWeights, String> {
+        self.as_mnist().ok_or_else(|| format!("this is a {} model, but an MNIST model is needed here", self.kind()))
+    }
+
+    /// A short human description ("growing · regenerating · lizard", "mnist · classifier").
     pub fn describe(&self) -> String {
         match self {
             Self::Growing(w) => format!("growing · {} · {}", w.spec.mode, w.spec.target),
+            Self::Mnist(w) => w.describe(),
+        }
+    }
+
+    /// The probability that a cell updates in a step.
+    pub fn fire_rate(&self) -> f32 {
+        match self {
+            Self::Growing(w) => w.spec.fire_rate,
+            Self::Mnist(w) => w.spec.fire_rate,
+        }
+    }
+
+    /// Provenance metadata (`nca.source`, `nca.train.*`, …).
+    pub fn provenance(&self) -> &BTreeMap<String, String> {
+        match self {
+            Self::Growing(w) => &w.provenance,
+            Self::Mnist(w) => &w.provenance,
+        }
+    }
+
+    /// Provenance metadata, mutably.
+    pub fn provenance_mut(&mut self) -> &mut BTreeMap<String, String> {
+        match self {
+            Self::Growing(w) => &mut w.provenance,
+            Self::Mnist(w) => &mut w.provenance,
+        }
+    }
+
+    /// The model's hyper-parameters as `key: value` lines for `nca info` (provenance apart).
+    pub fn spec_lines(&self) -> Vec<(String, String)> {
+        let mut lines = vec![("kind".to_string(), self.kind().to_string())];
+        match self {
+            Self::Growing(w) => {
+                lines.push(("mode".into(), w.spec.mode.to_string()));
+                lines.push(("target".into(), w.spec.target.clone()));
+                lines.push(("fire_rate".into(), w.spec.fire_rate.to_string()));
+            }
+            Self::Mnist(w) => {
+                lines.push(("role".into(), w.spec.role.as_str().into()));
+                lines.push(("fire_rate".into(), w.spec.fire_rate.to_string()));
+                lines.push(("noise_std".into(), w.spec.noise_std.to_string()));
+            }
+        }
+        lines
+    }
+
+    /// One species' block of the GPU weights buffer (the kind's layout; see
+    /// [`crate::model::KindLayout::species_stride`]).
+    pub fn species_block(&self) -> Vec<f32> {
+        match self {
+            Self::Growing(w) => w.species_block(),
+            Self::Mnist(w) => w.species_block(),
         }
     }
 
@@ -95,8 +184,14 @@ impl NcaWeights {
             .get("nca.kind")
             .ok_or_else(|| fail("metadata has no 'nca.kind': not an nca-sandbox model".into()))?;
         let kind: ModelKind = kind.parse().map_err(fail)?;
+        if let Some(format) = meta.get("nca.format").filter(|f| f.trim() != FORMAT_VERSION) {
+            return Err(fail(format!(
+                "nca.format is '{format}', but this build reads format {FORMAT_VERSION} only (a newer nca-sandbox wrote it?)"
+            )));
+        }
         match kind {
             ModelKind::Growing => GrowingWeights::from_parts(&st, &meta).map(Self::Growing).map_err(fail),
+            ModelKind::Mnist => mnist_from_parts(&st, &meta).map(Self::Mnist).map_err(fail),
         }
     }
 
@@ -104,6 +199,18 @@ impl NcaWeights {
     pub fn to_safetensors(&self) -> Vec<u8> {
         match self {
             Self::Growing(w) => w.to_safetensors(),
+            Self::Mnist(w) => {
+                let fields = [
+                    ("nca.kind", ModelKind::Mnist.to_string()),
+                    ("nca.format", FORMAT_VERSION.to_string()),
+                    ("nca.channels", mnist::CHANNELS.to_string()),
+                    ("nca.hidden", mnist::HIDDEN.to_string()),
+                    ("nca.fire_rate", w.spec.fire_rate.to_string()),
+                    ("nca.noise_std", w.spec.noise_std.to_string()),
+                    ("nca.role", w.spec.role.as_str().to_string()),
+                ];
+                serialize(&w.tensors(), &w.provenance, &fields)
+            }
         }
     }
 
@@ -156,13 +263,7 @@ impl GrowingWeights {
 
     /// Checks lengths and finiteness (for weights built in memory, e.g. by an importer).
     pub fn validate(&self) -> Result<(), String> {
-        for (name, shape, data) in self.tensors() {
-            let expected: usize = shape.iter().product();
-            if data.len() != expected {
-                return Err(format!("tensor '{name}' has {} values, expected {expected} {shape:?}", data.len()));
-            }
-            check_finite(name, data)?;
-        }
+        validate_tensors(&self.tensors())?;
         if !(self.spec.fire_rate > 0.0 && self.spec.fire_rate <= 1.0) {
             return Err(format!("nca.fire_rate {} is outside (0, 1]", self.spec.fire_rate));
         }
@@ -179,20 +280,20 @@ impl GrowingWeights {
         Ok(())
     }
 
+    /// One species' block of the GPU weights buffer: `w1 | b1 | w2 | b2`, then the integer fire
+    /// threshold stored bit for bit in a float slot, padded to
+    /// [`super::spec::GROWING_SPECIES_STRIDE`].
+    pub fn species_block(&self) -> Vec<f32> {
+        let mut block = [&self.w1[..], &self.b1, &self.w2, &self.b2].concat();
+        block.push(f32::from_bits(super::fire::threshold(self.spec.fire_rate)));
+        block.resize(super::spec::GROWING_SPECIES_STRIDE, 0.0);
+        block
+    }
+
     fn from_parts(st: &SafeTensors<'_>, meta: &HashMap<String, String>) -> Result<Self, String> {
-        let expect_number = |key: &str, expected: usize| -> Result<(), String> {
-            match meta.get(key) {
-                None => Ok(()),
-                Some(v) if v.trim().parse::<usize>() == Ok(expected) => Ok(()),
-                Some(v) => Err(format!("{key} is '{v}', but a growing model has {expected}")),
-            }
-        };
-        expect_number("nca.channels", GROWING_CHANNELS)?;
-        expect_number("nca.hidden", GROWING_HIDDEN)?;
-        let fire_rate = match meta.get("nca.fire_rate") {
-            None => super::spec::DEFAULT_FIRE_RATE,
-            Some(v) => v.trim().parse::<f32>().map_err(|_| format!("nca.fire_rate '{v}' is not a number"))?,
-        };
+        expect_number(meta, "growing", "nca.channels", GROWING_CHANNELS)?;
+        expect_number(meta, "growing", "nca.hidden", GROWING_HIDDEN)?;
+        let fire_rate = read_number(meta, "nca.fire_rate", super::spec::DEFAULT_FIRE_RATE)?;
         let mode = match meta.get("nca.mode") {
             None => GrowingMode::default(),
             Some(v) => v.parse()?,
@@ -200,19 +301,13 @@ impl GrowingWeights {
         let spec = GrowingSpec { fire_rate, mode, target: meta.get("nca.target").cloned().unwrap_or_default() };
         let mut w = Self::zeros(spec);
         w.read_tensors(st)?;
-        w.provenance = meta
-            .iter()
-            .filter(|(k, _)| !SPEC_KEYS.contains(&k.as_str()))
-            .map(|(k, v)| (k.clone(), v.clone()))
-            .collect();
+        w.provenance = provenance_of(meta);
         w.validate()?;
         Ok(w)
     }
 
     fn to_safetensors(&self) -> Vec<u8> {
-        let mut meta: HashMap<String, String> =
-            self.provenance.iter().map(|(k, v)| (k.clone(), v.clone())).collect();
-        for (k, v) in [
+        let fields = [
             ("nca.kind", ModelKind::Growing.to_string()),
             ("nca.format", FORMAT_VERSION.to_string()),
             ("nca.channels", GROWING_CHANNELS.to_string()),
@@ -220,20 +315,81 @@ impl GrowingWeights {
             ("nca.fire_rate", self.spec.fire_rate.to_string()),
             ("nca.mode", self.spec.mode.to_string()),
             ("nca.target", self.spec.target.clone()),
-        ] {
-            meta.insert(k.to_string(), v);
-        }
-        let tensors = self.tensors();
-        let bytes: Vec<Vec<u8>> = tensors.iter().map(|(_, _, d)| f32_to_le_bytes(d)).collect();
-        let views: Vec<(&str, TensorView<'_>)> = tensors
-            .iter()
-            .zip(&bytes)
-            .map(|((name, shape, _), b)| {
-                (*name, TensorView::new(Dtype::F32, shape.clone(), b).expect("shape matches data"))
-            })
-            .collect();
-        safetensors::serialize(views, Some(meta)).expect("in-memory serialisation cannot fail")
+        ];
+        serialize(&self.tensors(), &self.provenance, &fields)
     }
+}
+
+fn mnist_from_parts(st: &SafeTensors<'_>, meta: &HashMap<String, String>) -> Result<MnistWeights, String> {
+    expect_number(meta, "mnist", "nca.channels", mnist::CHANNELS)?;
+    expect_number(meta, "mnist", "nca.hidden", mnist::HIDDEN)?;
+    let spec = MnistSpec {
+        fire_rate: read_number(meta, "nca.fire_rate", mnist::DEFAULT_FIRE_RATE)?,
+        noise_std: read_number(meta, "nca.noise_std", mnist::DEFAULT_NOISE_STD)?,
+        role: match meta.get("nca.role") {
+            None => MnistRole::Classifier,
+            Some(v) => v.trim().parse()?,
+        },
+    };
+    let mut w = MnistWeights::zeros(spec);
+    let shapes: Vec<(&str, Vec<usize>)> = w.tensors().iter().map(|(n, s, _)| (*n, s.clone())).collect();
+    for ((name, shape), slot) in shapes.into_iter().zip(w.tensors_mut()) {
+        let view = st.tensor(name).map_err(|_| format!("missing tensor '{name}' (an MNIST model has conv_w, conv_b, w1, b1, w2, b2)"))?;
+        *slot = read_f32(name, &view, &shape)?;
+    }
+    w.provenance = provenance_of(meta);
+    w.validate()?;
+    Ok(w)
+}
+
+/// A metadata number that must equal what the kind has, if it is there at all.
+fn expect_number(meta: &HashMap<String, String>, kind: &str, key: &str, expected: usize) -> Result<(), String> {
+    match meta.get(key) {
+        None => Ok(()),
+        Some(v) if v.trim().parse::<usize>() == Ok(expected) => Ok(()),
+        Some(v) => Err(format!("{key} is '{v}', but a{} {kind} model has {expected}", if kind.starts_with('m') { "n" } else { "" })),
+    }
+}
+
+/// A float from the metadata, or `default` when the key is absent.
+fn read_number(meta: &HashMap<String, String>, key: &str, default: f32) -> Result<f32, String> {
+    match meta.get(key) {
+        None => Ok(default),
+        Some(v) => v.trim().parse::<f32>().map_err(|_| format!("{key} '{v}' is not a number")),
+    }
+}
+
+/// The metadata that is not the model's own spec: provenance, kept verbatim.
+fn provenance_of(meta: &HashMap<String, String>) -> BTreeMap<String, String> {
+    meta.iter().filter(|(k, _)| !SPEC_KEYS.contains(&k.as_str())).map(|(k, v)| (k.clone(), v.clone())).collect()
+}
+
+/// Checks that every tensor has the values its shape asks for, all finite.
+pub fn validate_tensors(tensors: &[(&'static str, Vec<usize>, &[f32])]) -> Result<(), String> {
+    for (name, shape, data) in tensors {
+        let expected: usize = shape.iter().product();
+        if data.len() != expected {
+            return Err(format!("tensor '{name}' has {} values, expected {expected} {shape:?}", data.len()));
+        }
+        check_finite(name, data)?;
+    }
+    Ok(())
+}
+
+/// `.safetensors` bytes of `tensors`, with the provenance and then the spec `fields` (which win)
+/// as metadata.
+fn serialize(tensors: &[(&'static str, Vec<usize>, &[f32])], provenance: &BTreeMap<String, String>, fields: &[(&str, String)]) -> Vec<u8> {
+    let mut meta: HashMap<String, String> = provenance.iter().map(|(k, v)| (k.clone(), v.clone())).collect();
+    for (k, v) in fields {
+        meta.insert(k.to_string(), v.clone());
+    }
+    let bytes: Vec<Vec<u8>> = tensors.iter().map(|(_, _, d)| f32_to_le_bytes(d)).collect();
+    let views: Vec<(&str, TensorView<'_>)> = tensors
+        .iter()
+        .zip(&bytes)
+        .map(|((name, shape, _), b)| (*name, TensorView::new(Dtype::F32, shape.clone(), b).expect("shape matches data")))
+        .collect();
+    safetensors::serialize(views, Some(meta)).expect("in-memory serialisation cannot fail")
 }
 
 fn expected_shape(name: &str) -> Vec<usize> {
@@ -307,6 +463,33 @@ mod tests {
         let w = NcaWeights::Growing(sample());
         let back = NcaWeights::from_safetensors(&w.to_safetensors()).unwrap();
         assert_eq!(back, w);
+    }
+
+    #[test]
+    fn mnist_round_trip_is_bit_exact_and_names_its_tensors() {
+        let mut w = MnistWeights::zeros(MnistSpec { fire_rate: 0.5, noise_std: 0.02, role: MnistRole::Adversary });
+        for (i, v) in w.conv_w.iter_mut().enumerate() {
+            *v = (i as f32 * 0.11).cos();
+        }
+        w.b2[18] = 0.75;
+        w.provenance.insert("nca.source".into(), "unit test".into());
+        let w = NcaWeights::Mnist(w);
+        let bytes = w.to_safetensors();
+        assert_eq!(NcaWeights::from_safetensors(&bytes).unwrap(), w);
+        let st = SafeTensors::deserialize(&bytes).unwrap();
+        for (name, shape) in [("conv_w", vec![3, 3, 20, 80]), ("conv_b", vec![80]), ("w1", vec![80, 80]), ("b1", vec![80]), ("w2", vec![80, 19]), ("b2", vec![19])] {
+            assert_eq!(st.tensor(name).unwrap().shape(), &shape[..], "{name}");
+        }
+    }
+
+    #[test]
+    fn a_newer_format_is_refused_by_name() {
+        let mut bytes = NcaWeights::Growing(sample()).to_safetensors();
+        let key = b"\"nca.format\":\"1\"";
+        let at = bytes.windows(key.len()).position(|w| w == key).expect("the header names the format");
+        bytes[at + key.len() - 2] = b'9';
+        let err = NcaWeights::from_safetensors(&bytes).unwrap_err().to_string();
+        assert!(err.contains("nca.format is '9'"), "{err}");
     }
 
     #[test]
