@@ -1,12 +1,32 @@
-//! Records each grid's compute passes in the `RenderGraph` schedule.
+//! Records each grid's compute passes in the `RenderGraph` schedule, with its kind's pipelines.
 
 use bevy::prelude::*;
-use bevy::render::render_resource::{BufferDescriptor, BufferUsages, ComputePassDescriptor, PipelineCache};
+use bevy::render::render_resource::{BufferDescriptor, BufferUsages, ComputePassDescriptor, ComputePipeline, PipelineCache};
 use bevy::render::renderer::RenderContext;
 
-use super::pipeline::{NcaPipelines, WORKGROUP};
+use super::pipeline::{KindPipelines, NcaPipelines, WORKGROUP};
 use super::prepare::CachedGrids;
 use super::readback::{PendingReadback, PendingReadbacks};
+use crate::sim::ReadbackKind;
+
+/// A kind's compiled pipelines, all five or none.
+struct Ready<'a> {
+    update: &'a ComputePipeline,
+    commit: &'a ComputePipeline,
+    edit: &'a ComputePipeline,
+    display: &'a ComputePipeline,
+    labels: &'a ComputePipeline,
+}
+
+fn ready<'a>(cache: &'a PipelineCache, p: &KindPipelines) -> Option<Ready<'a>> {
+    Some(Ready {
+        update: cache.get_compute_pipeline(p.update)?,
+        commit: cache.get_compute_pipeline(p.commit)?,
+        edit: cache.get_compute_pipeline(p.edit)?,
+        display: cache.get_compute_pipeline(p.display)?,
+        labels: cache.get_compute_pipeline(p.labels)?,
+    })
+}
 
 pub(crate) fn dispatch_grids(
     mut context: RenderContext,
@@ -16,14 +36,6 @@ pub(crate) fn dispatch_grids(
     mut readbacks: ResMut<PendingReadbacks>,
 ) {
     let Some(pipelines) = pipelines else { return };
-    let (Some(update), Some(mask), Some(edit), Some(display)) = (
-        cache.get_compute_pipeline(pipelines.update),
-        cache.get_compute_pipeline(pipelines.mask),
-        cache.get_compute_pipeline(pipelines.edit),
-        cache.get_compute_pipeline(pipelines.display),
-    ) else {
-        return;
-    };
     let device = context.render_device().clone();
     for (&entity, grid) in &grids.0 {
         let work = &grid.work;
@@ -31,45 +43,61 @@ pub(crate) fn dispatch_grids(
         if work.edit_count == 0 && work.steps == 0 && !work.display && work.readback.is_none() {
             continue;
         }
+        let Some(kind) = pipelines.of(grid.kind).and_then(|p| ready(&cache, p)) else { continue };
         let groups = (grid.width.div_ceil(WORKGROUP), grid.height.div_ceil(WORKGROUP));
         let encoder = context.command_encoder();
         {
             let mut pass = encoder.begin_compute_pass(&ComputePassDescriptor { label: Some("nca_grid"), ..default() });
             if work.edit_count > 0 {
-                pass.set_pipeline(edit);
+                pass.set_pipeline(kind.edit);
                 pass.set_bind_group(0, bind_group, &[0]);
                 pass.dispatch_workgroups(groups.0, groups.1, 1);
             }
             for i in 0..work.steps {
                 pass.set_bind_group(0, bind_group, &[i * grid.params_stride]);
-                pass.set_pipeline(update);
+                pass.set_pipeline(kind.update);
                 pass.dispatch_workgroups(groups.0, groups.1, 1);
-                pass.set_pipeline(mask);
+                pass.set_pipeline(kind.commit);
                 pass.dispatch_workgroups(groups.0, groups.1, 1);
             }
             if work.display
                 && let Some((display_group, _, _)) = &grid.display_bind_group
             {
-                pass.set_pipeline(display);
+                pass.set_pipeline(kind.display);
                 pass.set_bind_group(0, bind_group, &[0]);
                 pass.set_bind_group(1, display_group, &[]);
                 pass.dispatch_workgroups(groups.0, groups.1, 1);
             }
+            if let Some((_, ReadbackKind::Labels)) = work.readback {
+                pass.set_pipeline(kind.labels);
+                pass.set_bind_group(0, bind_group, &[0]);
+                pass.dispatch_workgroups(groups.0, groups.1, 1);
+            }
         }
-        if let Some(id) = work.readback {
-            // One staging buffer: the state, then the species ids.
-            let size = grid.state_bytes();
-            let species_size = grid.width as u64 * grid.height as u64 * 4;
+        if let Some((id, what)) = work.readback {
+            let cells_bytes = grid.width as u64 * grid.height as u64 * 4;
+            // A state readback: the state, then the species ids. A labels readback: one word per
+            // cell.
+            let size = match what {
+                ReadbackKind::State => grid.state_bytes() + cells_bytes,
+                ReadbackKind::Labels => cells_bytes,
+            };
             let staging = device.create_buffer(&BufferDescriptor {
                 label: Some("nca_readback"),
-                size: size + species_size,
+                size,
                 usage: BufferUsages::MAP_READ | BufferUsages::COPY_DST,
                 mapped_at_creation: false,
             });
-            encoder.copy_buffer_to_buffer(&grid.state, 0, &staging, 0, size);
-            encoder.copy_buffer_to_buffer(&grid.species, 0, &staging, size, species_size);
+            match what {
+                ReadbackKind::State => {
+                    encoder.copy_buffer_to_buffer(&grid.state, 0, &staging, 0, grid.state_bytes());
+                    encoder.copy_buffer_to_buffer(&grid.species, 0, &staging, grid.state_bytes(), cells_bytes);
+                }
+                ReadbackKind::Labels => encoder.copy_buffer_to_buffer(&grid.aux, 0, &staging, 0, cells_bytes),
+            }
             readbacks.copied.push(PendingReadback {
                 id,
+                what,
                 entity,
                 step: work.first_step.wrapping_add(work.steps),
                 width: grid.width,

@@ -13,8 +13,10 @@ pub struct ExtractedDisplay {
     pub image: AssetId<Image>,
     /// Background RGB behind transparent cells.
     pub background: [f32; 3],
-    /// Channel to show (0–3: RGB).
-    pub view_channel: u32,
+    /// What to show.
+    pub view: crate::model::View,
+    /// Hue rotation of the MNIST class palette, in degrees.
+    pub hue_degrees: f32,
 }
 
 /// One grid as the render world sees it this frame.
@@ -60,7 +62,8 @@ pub(crate) fn extract_grids(
             display: display.map(|d| ExtractedDisplay {
                 image: d.image.id(),
                 background: d.background,
-                view_channel: d.view_channel,
+                view: d.view,
+                hue_degrees: d.hue_degrees,
             }),
         })
         .collect();

@@ -9,18 +9,17 @@ use bevy::ecs::system::SystemParamItem;
 use bevy::prelude::*;
 use bevy::render::render_asset::{PrepareAssetError, RenderAsset};
 
-use super::types::species_block;
-use crate::model::NcaWeights;
+use crate::model::ModelKind;
 use crate::sim::NcaModel;
 
 /// A model's weights as the GPU lays them out.
 pub struct GpuNcaModel {
-    /// The species block (see [`super::types::SPECIES_STRIDE`]).
+    /// The species block (the kind's [`crate::model::KindLayout::species_stride`] floats).
     pub block: Arc<Vec<f32>>,
     /// Distinct for every prepared version of every model.
     pub generation: u64,
-    /// Channels per cell.
-    pub channels: u32,
+    /// The model's kind: which pipelines run it and how its grid's buffers are laid out.
+    pub kind: ModelKind,
 }
 
 impl RenderAsset for GpuNcaModel {
@@ -34,11 +33,10 @@ impl RenderAsset for GpuNcaModel {
         _previous: Option<&Self>,
     ) -> Result<Self, PrepareAssetError<Self::SourceAsset>> {
         static GENERATION: AtomicU64 = AtomicU64::new(1);
-        let NcaWeights::Growing(w) = &*source.weights;
         Ok(Self {
-            block: Arc::new(species_block(w)),
+            block: Arc::new(source.weights.species_block()),
             generation: GENERATION.fetch_add(1, Ordering::Relaxed),
-            channels: source.weights.channels() as u32,
+            kind: source.weights.kind(),
         })
     }
 }

@@ -1,4 +1,6 @@
-//! Bind group layouts and compute pipelines, queued once at render start-up.
+//! Bind group layouts and compute pipelines, queued once at render start-up: one set of
+//! pipelines per model kind, all sharing one bind group layout, so a grid of any kind goes
+//! through the same buffers, bind groups and dispatch code.
 
 use std::borrow::Cow;
 use std::num::NonZeroU64;
@@ -8,39 +10,56 @@ use bevy::render::render_resource::binding_types::{
     storage_buffer_read_only_sized, storage_buffer_sized, texture_storage_2d, uniform_buffer_sized,
 };
 use bevy::render::render_resource::{
-    BindGroupLayoutDescriptor, BindGroupLayoutEntries, CachedComputePipelineId, CachedPipelineState,
-    ComputePipelineDescriptor, PipelineCache, ShaderStages, StorageTextureAccess, TextureFormat,
+    BindGroupLayoutDescriptor, BindGroupLayoutEntries, CachedComputePipelineId, CachedPipelineState, ComputePipelineDescriptor,
+    PipelineCache, ShaderStages, StorageTextureAccess, TextureFormat,
 };
 use bevy::shader::ShaderCacheError;
 
 use super::shaders::NcaShaders;
 use super::types::GpuStepParams;
+use crate::model::ModelKind;
 use crate::sim::GpuStatus;
 
 /// Threads per workgroup side in every NCA shader (`@workgroup_size(8, 8, 1)`).
 pub const WORKGROUP: u32 = 8;
 
+/// A kind's pipelines: its shader's five entry points.
+#[derive(Clone, Copy, Debug)]
+pub struct KindPipelines {
+    /// `update`: the step's first pass, state → scratch.
+    pub update: CachedComputePipelineId,
+    /// `commit`: the step's second pass, scratch → state.
+    pub commit: CachedComputePipelineId,
+    /// `apply_edits`: the frame's edit commands.
+    pub edit: CachedComputePipelineId,
+    /// `display`: state → display texture.
+    pub display: CachedComputePipelineId,
+    /// `labels`: each cell's label, for cheap readbacks.
+    pub labels: CachedComputePipelineId,
+}
+
+impl KindPipelines {
+    fn all(&self) -> [(&'static str, CachedComputePipelineId); 5] {
+        [("update", self.update), ("commit", self.commit), ("apply_edits", self.edit), ("display", self.display), ("labels", self.labels)]
+    }
+}
+
 /// Layouts and pipeline ids of the NCA shaders.
 #[derive(Resource)]
 pub struct NcaPipelines {
-    /// Group 0: params, state, scratch, weights (one block per species), pre-alive flags,
-    /// edits, species ids.
+    /// Group 0: params, state, scratch, weights (one block per species), aux (per-cell flags or
+    /// labels), edits, species ids, edit payload.
     pub grid_layout: BindGroupLayoutDescriptor,
     /// Group 1 of the display pass: the output texture.
     pub display_layout: BindGroupLayoutDescriptor,
-    /// `nca_step.wgsl::update`.
-    pub update: CachedComputePipelineId,
-    /// `nca_step.wgsl::mask`.
-    pub mask: CachedComputePipelineId,
-    /// `nca_edit.wgsl::apply_edits`.
-    pub edit: CachedComputePipelineId,
-    /// `nca_display.wgsl::display`.
-    pub display: CachedComputePipelineId,
+    /// Each kind's pipelines, in [`ModelKind::ALL`] order.
+    pub kinds: Vec<(ModelKind, KindPipelines)>,
 }
 
 impl NcaPipelines {
-    fn all(&self) -> [(&'static str, CachedComputePipelineId); 4] {
-        [("update", self.update), ("mask", self.mask), ("edit", self.edit), ("display", self.display)]
+    /// The pipelines of `kind`.
+    pub fn of(&self, kind: ModelKind) -> Option<&KindPipelines> {
+        self.kinds.iter().find(|(k, _)| *k == kind).map(|(_, p)| p)
     }
 }
 
@@ -58,30 +77,41 @@ pub(crate) fn init_pipelines(mut commands: Commands, cache: Res<PipelineCache>, 
                 (4, storage_buffer_sized(false, None)),
                 (5, storage_buffer_read_only_sized(false, None)),
                 (6, storage_buffer_sized(false, None)),
+                (7, storage_buffer_read_only_sized(false, None)),
             ),
         ),
     );
     let display_layout = BindGroupLayoutDescriptor::new(
         "nca_display_layout",
-        &BindGroupLayoutEntries::single(
-            ShaderStages::COMPUTE,
-            texture_storage_2d(TextureFormat::Rgba8Unorm, StorageTextureAccess::WriteOnly),
-        ),
+        &BindGroupLayoutEntries::single(ShaderStages::COMPUTE, texture_storage_2d(TextureFormat::Rgba8Unorm, StorageTextureAccess::WriteOnly)),
     );
-    let queue = |label: &'static str, shader: &Handle<bevy::shader::Shader>, entry: &'static str, layouts: Vec<BindGroupLayoutDescriptor>| {
+    let queue = |kind: ModelKind, shader: &Handle<bevy::shader::Shader>, entry: &'static str, layouts: Vec<BindGroupLayoutDescriptor>| {
         cache.queue_compute_pipeline(ComputePipelineDescriptor {
-            label: Some(Cow::Borrowed(label)),
+            label: Some(Cow::Owned(format!("nca_{kind}_{entry}"))),
             layout: layouts,
             shader: shader.clone(),
             entry_point: Some(Cow::Borrowed(entry)),
             ..default()
         })
     };
-    let update = queue("nca_update", &shaders.step, "update", vec![grid_layout.clone()]);
-    let mask = queue("nca_mask", &shaders.step, "mask", vec![grid_layout.clone()]);
-    let edit = queue("nca_edit", &shaders.edit, "apply_edits", vec![grid_layout.clone()]);
-    let display = queue("nca_display", &shaders.display, "display", vec![grid_layout.clone(), display_layout.clone()]);
-    commands.insert_resource(NcaPipelines { grid_layout, display_layout, update, mask, edit, display });
+    let kinds = shaders
+        .kinds
+        .iter()
+        .map(|(kind, shader)| {
+            let grid = || vec![grid_layout.clone()];
+            (
+                *kind,
+                KindPipelines {
+                    update: queue(*kind, shader, "update", grid()),
+                    commit: queue(*kind, shader, "commit", grid()),
+                    edit: queue(*kind, shader, "apply_edits", grid()),
+                    display: queue(*kind, shader, "display", vec![grid_layout.clone(), display_layout.clone()]),
+                    labels: queue(*kind, shader, "labels", grid()),
+                },
+            )
+        })
+        .collect();
+    commands.insert_resource(NcaPipelines { grid_layout, display_layout, kinds });
 }
 
 /// Flips [`GpuStatus`] to ready once every pipeline compiled, or records the first error.
@@ -91,21 +121,21 @@ pub(crate) fn check_pipelines(pipelines: Option<Res<NcaPipelines>>, cache: Res<P
         return;
     }
     let mut ready = true;
-    for (name, id) in pipelines.all() {
-        match cache.get_compute_pipeline_state(id) {
-            CachedPipelineState::Ok(_) => {}
-            CachedPipelineState::Err(
-                ShaderCacheError::ShaderNotLoaded(_) | ShaderCacheError::ShaderImportNotYetAvailable,
-            ) => ready = false,
-            CachedPipelineState::Err(err) => {
-                let message = format!("NCA pipeline '{name}' failed to compile: {err}");
-                if status.error().is_none() {
-                    error!("{message}");
+    for (kind, kind_pipelines) in &pipelines.kinds {
+        for (name, id) in kind_pipelines.all() {
+            match cache.get_compute_pipeline_state(id) {
+                CachedPipelineState::Ok(_) => {}
+                CachedPipelineState::Err(ShaderCacheError::ShaderNotLoaded(_) | ShaderCacheError::ShaderImportNotYetAvailable) => ready = false,
+                CachedPipelineState::Err(err) => {
+                    let message = format!("NCA pipeline '{kind} {name}' failed to compile: {err}");
+                    if status.error().is_none() {
+                        error!("{message}");
+                    }
+                    status.set_error(message);
+                    ready = false;
                 }
-                status.set_error(message);
-                ready = false;
+                _ => ready = false,
             }
-            _ => ready = false,
         }
     }
     if ready {

@@ -1,22 +1,28 @@
 //! Per-grid GPU resources, created or rebuilt only when something they depend on changed.
+//!
+//! Two systems, in Bevy's two prepare phases: [`prepare_grid_buffers`] (`PrepareResources`)
+//! creates or resizes buffers and writes the frame's small data (step parameters, edits, an
+//! upload, weights after a swap); [`prepare_grid_bind_groups`] (`PrepareBindGroups`) rebuilds a
+//! grid's bind groups only when one of their buffers or its display texture changed.
 
 use std::collections::HashMap;
 
 use bevy::prelude::*;
 use bevy::render::render_asset::RenderAssets;
 use bevy::render::render_resource::{
-    BindGroup, BindGroupEntries, Buffer, BufferBinding, BufferDescriptor, BufferId, BufferUsages,
-    PipelineCache, TextureFormat, TextureId, TextureView, TextureViewDescriptor,
+    BindGroup, BindGroupEntries, Buffer, BufferBinding, BufferDescriptor, BufferId, BufferUsages, PipelineCache, TextureFormat, TextureId,
+    TextureView, TextureViewDescriptor,
 };
 use bevy::render::renderer::{RenderDevice, RenderQueue};
 use bevy::render::texture::GpuImage;
 
-use super::extract::ExtractedGrids;
+use super::extract::{ExtractedGrid, ExtractedGrids};
 use super::model_buffer::GpuNcaModel;
 use super::pipeline::NcaPipelines;
 use super::readback::ReadbackSender;
-use crate::sim::ReadbackResult;
-use super::types::{GpuEdit, GpuStepParams, SPECIES_STRIDE};
+use super::types::{GpuEdit, GpuStepParams, gpu_edits};
+use crate::model::ModelKind;
+use crate::sim::{ReadbackKind, ReadbackResult};
 
 /// What `dispatch_grids` records for a grid this frame.
 #[derive(Clone, Debug, Default)]
@@ -27,14 +33,16 @@ pub struct FrameWork {
     pub steps: u32,
     /// Edits in the edit buffer.
     pub edit_count: u32,
-    /// Readback tag.
-    pub readback: Option<u64>,
+    /// Readback tag and what to copy.
+    pub readback: Option<(u64, ReadbackKind)>,
     /// Whether to run the display pass.
     pub display: bool,
 }
 
 /// A grid's GPU resources.
 pub struct CachedGrid {
+    /// The kind of the grid's models: which pipelines run it.
+    pub kind: ModelKind,
     /// Cells per row.
     pub width: u32,
     /// Rows.
@@ -43,10 +51,10 @@ pub struct CachedGrid {
     pub channels: u32,
     /// Current state (always holds the latest state between frames).
     pub state: Buffer,
-    /// The other half of the ping-pong pair: the unmasked update.
+    /// The other half of the ping-pong pair: the updated cells.
     pub scratch: Buffer,
-    /// Per-cell pre-update alive flags, packed with the species of the step.
-    pub pre_alive: Buffer,
+    /// One word per cell: the step's flags, or the labels of a labels readback.
+    pub aux: Buffer,
     /// Per-cell species ids.
     pub species: Buffer,
     /// One weights block per species.
@@ -65,8 +73,12 @@ pub struct CachedGrid {
     pub edits: Buffer,
     /// Entries `edits` can hold.
     pub edits_capacity: u32,
+    /// The values edits carry (pen coverage, placed images).
+    pub payload: Buffer,
+    /// Floats `payload` can hold.
+    pub payload_capacity: u32,
     /// Group 0 and the buffers it was built from.
-    pub bind_group: Option<(BindGroup, [BufferId; 7])>,
+    pub bind_group: Option<(BindGroup, [BufferId; 8])>,
     /// Group 1 of the display pass, its storage view, and the texture they were built for.
     pub display_bind_group: Option<(BindGroup, TextureView, TextureId)>,
     /// This frame's work.
@@ -96,20 +108,22 @@ fn uniform(device: &RenderDevice, size: u64) -> Buffer {
 }
 
 impl CachedGrid {
-    fn new(device: &RenderDevice, width: u32, height: u32, channels: u32) -> Self {
+    fn new(device: &RenderDevice, kind: ModelKind, width: u32, height: u32) -> Self {
+        let channels = kind.channels() as u32;
         let cells = width as u64 * height as u64;
         let state_bytes = cells * channels as u64 * 4;
         let align = device.limits().min_uniform_buffer_offset_alignment;
         let params_stride = (std::mem::size_of::<GpuStepParams>() as u32).div_ceil(align) * align;
         Self {
+            kind,
             width,
             height,
             channels,
             state: storage(device, "nca_state", state_bytes, BufferUsages::COPY_SRC),
             scratch: storage(device, "nca_scratch", state_bytes, BufferUsages::empty()),
-            pre_alive: storage(device, "nca_pre_alive", cells * 4, BufferUsages::empty()),
+            aux: storage(device, "nca_aux", cells * 4, BufferUsages::COPY_SRC),
             species: storage(device, "nca_species", cells * 4, BufferUsages::COPY_SRC),
-            weights: storage(device, "nca_weights", SPECIES_STRIDE as u64 * 4, BufferUsages::empty()),
+            weights: storage(device, "nca_weights", kind.layout().species_stride as u64 * 4, BufferUsages::empty()),
             weights_capacity: 1,
             weights_generations: Vec::new(),
             params: uniform(device, params_stride as u64 * 4),
@@ -117,6 +131,8 @@ impl CachedGrid {
             params_stride,
             edits: storage(device, "nca_edits", 8 * std::mem::size_of::<GpuEdit>() as u64, BufferUsages::empty()),
             edits_capacity: 8,
+            payload: storage(device, "nca_edit_payload", 64 * 4, BufferUsages::empty()),
+            payload_capacity: 64,
             bind_group: None,
             display_bind_group: None,
             work: FrameWork::default(),
@@ -127,37 +143,74 @@ impl CachedGrid {
     pub fn state_bytes(&self) -> u64 {
         self.width as u64 * self.height as u64 * self.channels as u64 * 4
     }
+
+    fn buffer_ids(&self) -> [BufferId; 8] {
+        [
+            self.state.id(),
+            self.scratch.id(),
+            self.weights.id(),
+            self.aux.id(),
+            self.edits.id(),
+            self.params.id(),
+            self.species.id(),
+            self.payload.id(),
+        ]
+    }
 }
 
+/// The models of a grid's species, if every one is on the GPU and they share one kind.
+fn species_models<'a>(grid: &ExtractedGrid, models: &'a RenderAssets<GpuNcaModel>) -> Result<Vec<&'a GpuNcaModel>, String> {
+    let species: Option<Vec<&GpuNcaModel>> = grid.species.iter().map(|id| models.get(*id)).collect();
+    let species = species.filter(|s| !s.is_empty()).ok_or("a species' model is not on the GPU yet")?;
+    match species.iter().find(|m| m.kind != species[0].kind) {
+        None => Ok(species),
+        Some(other) => Err(format!("species mix {} and {} models; a grid runs one kind", species[0].kind, other.kind)),
+    }
+}
+
+/// Creates or resizes each grid's buffers and writes this frame's data into them.
 #[allow(clippy::too_many_arguments)]
-pub(crate) fn prepare_grids(
+pub(crate) fn prepare_grid_buffers(
     extracted: Option<Res<ExtractedGrids>>,
     mut cached: ResMut<CachedGrids>,
     device: Res<RenderDevice>,
     queue: Res<RenderQueue>,
     models: Res<RenderAssets<GpuNcaModel>>,
     images: Res<RenderAssets<GpuImage>>,
-    pipelines: Option<Res<NcaPipelines>>,
-    cache: Res<PipelineCache>,
     sender: Option<Res<ReadbackSender>>,
-    mut reported_too_big: bevy::ecs::system::Local<bevy::platform::collections::HashSet<(Entity, u32, u32)>>,
+    mut reported: Local<bevy::platform::collections::HashSet<(Entity, String)>>,
 ) {
-    let (Some(extracted), Some(pipelines)) = (extracted, pipelines) else { return };
+    let Some(extracted) = extracted else { return };
     cached.0.retain(|entity, _| extracted.0.iter().any(|g| g.entity == *entity));
+    let fail = |grid: &ExtractedGrid, message: String, reported: &mut bevy::platform::collections::HashSet<(Entity, String)>| {
+        if reported.insert((grid.entity, message.clone())) {
+            error!("grid {:?}: {message}", grid.entity);
+        }
+        if let (Some((id, _)), Some(sender)) = (grid.plan.readback, &sender) {
+            let _ = sender.0.send(ReadbackResult { id, snapshot: Err(message) });
+        }
+    };
 
     for grid in &extracted.0 {
-        let species: Option<Vec<&GpuNcaModel>> = grid.species.iter().map(|id| models.get(*id)).collect();
-        let Some(species) = species.filter(|s| !s.is_empty() && s.iter().all(|m| m.channels == s[0].channels)) else {
-            if grid.plan.has_work() {
-                warn!("grid {:?}: a species' model is not on the GPU yet, frame skipped", grid.entity);
+        let species = match species_models(grid, &models) {
+            Ok(species) => species,
+            Err(message) => {
+                if grid.plan.has_work() {
+                    // Not yet loaded is a passing state; mixed kinds are an error worth a line.
+                    if message.contains("mix") {
+                        fail(grid, message, &mut reported);
+                    } else {
+                        warn!("grid {:?}: {message}, frame skipped", grid.entity);
+                    }
+                }
+                if let Some(c) = cached.0.get_mut(&grid.entity) {
+                    c.work = FrameWork::default();
+                }
+                continue;
             }
-            if let Some(c) = cached.0.get_mut(&grid.entity) {
-                c.work = FrameWork::default();
-            }
-            continue;
         };
-        let model = species[0];
-        let state_bytes = grid.width as u64 * grid.height as u64 * model.channels as u64 * 4;
+        let kind = species[0].kind;
+        let state_bytes = grid.width as u64 * grid.height as u64 * kind.channels() as u64 * 4;
         let limit = device.limits().max_storage_buffer_binding_size;
         if state_bytes > limit {
             let message = format!(
@@ -167,19 +220,13 @@ pub(crate) fn prepare_grids(
                 state_bytes >> 20,
                 limit >> 20
             );
-            if reported_too_big.insert((grid.entity, grid.width, grid.height)) {
-                error!("{message}");
-            }
-            if let (Some(id), Some(sender)) = (grid.plan.readback, &sender) {
-                let _ = sender.0.send(ReadbackResult { id, snapshot: Err(message) });
-            }
+            fail(grid, message, &mut reported);
             cached.0.remove(&grid.entity);
             continue;
         }
-        let entry = cached.0.entry(grid.entity);
-        let c = entry.or_insert_with(|| CachedGrid::new(&device, grid.width, grid.height, model.channels));
-        if (c.width, c.height, c.channels) != (grid.width, grid.height, model.channels) {
-            *c = CachedGrid::new(&device, grid.width, grid.height, model.channels);
+        let c = cached.0.entry(grid.entity).or_insert_with(|| CachedGrid::new(&device, kind, grid.width, grid.height));
+        if (c.kind, c.width, c.height) != (kind, grid.width, grid.height) {
+            *c = CachedGrid::new(&device, kind, grid.width, grid.height);
         }
 
         let plan = &grid.plan;
@@ -194,13 +241,15 @@ pub(crate) fn prepare_grids(
             seed: grid.seed,
             step: plan.first_step,
             edit_count: plan.edits.len() as u32,
-            view_channel: grid.display.as_ref().map_or(0, |d| d.view_channel),
             species_count: species.len() as u32,
             ..default()
         };
         params.set_sobel(&grid.sobel);
         if let Some(d) = &grid.display {
             params.background = [d.background[0], d.background[1], d.background[2], 1.0];
+            params.view_mode = d.view.mode_code();
+            params.view_channel = d.view.channel();
+            params.set_hue(d.hue_degrees);
         }
         let stride = c.params_stride as usize;
         let mut bytes = vec![0u8; stride * entries as usize];
@@ -212,13 +261,20 @@ pub(crate) fn prepare_grids(
         queue.write_buffer(&c.params, 0, &bytes);
 
         if !plan.edits.is_empty() {
-            let count = plan.edits.len() as u32;
+            let (commands, payload) = gpu_edits(&plan.edits, grid.width as usize, grid.height as usize);
+            let count = commands.len() as u32;
             if count > c.edits_capacity {
                 c.edits_capacity = count.next_power_of_two();
                 c.edits = storage(&device, "nca_edits", c.edits_capacity as u64 * std::mem::size_of::<GpuEdit>() as u64, BufferUsages::empty());
             }
-            let gpu: Vec<GpuEdit> = plan.edits.iter().map(GpuEdit::from).collect();
-            queue.write_buffer(&c.edits, 0, bytemuck::cast_slice(&gpu));
+            queue.write_buffer(&c.edits, 0, bytemuck::cast_slice(&commands));
+            if payload.len() as u32 > c.payload_capacity {
+                c.payload_capacity = (payload.len() as u32).next_power_of_two();
+                c.payload = storage(&device, "nca_edit_payload", c.payload_capacity as u64 * 4, BufferUsages::empty());
+            }
+            if !payload.is_empty() {
+                queue.write_buffer(&c.payload, 0, bytemuck::cast_slice(&payload));
+            }
         }
         if let Some(data) = &plan.upload {
             queue.write_buffer(&c.state, 0, bytemuck::cast_slice(data.as_slice()));
@@ -236,16 +292,36 @@ pub(crate) fn prepare_grids(
         // The weights buffer is rewritten only when a species is added, removed or hot-swapped.
         let generations: Vec<u64> = species.iter().map(|m| m.generation).collect();
         if generations != c.weights_generations {
+            let stride = kind.layout().species_stride as u64;
             if species.len() as u32 > c.weights_capacity {
                 c.weights_capacity = (species.len() as u32).next_power_of_two();
-                c.weights = storage(&device, "nca_weights", c.weights_capacity as u64 * SPECIES_STRIDE as u64 * 4, BufferUsages::empty());
+                c.weights = storage(&device, "nca_weights", c.weights_capacity as u64 * stride * 4, BufferUsages::empty());
             }
             let packed: Vec<f32> = species.iter().flat_map(|m| m.block.iter().copied()).collect();
             queue.write_buffer(&c.weights, 0, bytemuck::cast_slice(&packed));
             c.weights_generations = generations;
         }
 
-        let key = [c.state.id(), c.scratch.id(), c.weights.id(), c.pre_alive.id(), c.edits.id(), c.params.id(), c.species.id()];
+        let display = grid.display.as_ref().and_then(|d| images.get(d.image)).is_some_and(|image| {
+            image.texture_descriptor.size.width == grid.width && image.texture_descriptor.size.height == grid.height
+        });
+        c.work = FrameWork { first_step: plan.first_step, steps: plan.steps, edit_count: plan.edits.len() as u32, readback: plan.readback, display };
+    }
+}
+
+/// Rebuilds a grid's bind groups when a buffer or its display texture changed.
+pub(crate) fn prepare_grid_bind_groups(
+    extracted: Option<Res<ExtractedGrids>>,
+    mut cached: ResMut<CachedGrids>,
+    device: Res<RenderDevice>,
+    images: Res<RenderAssets<GpuImage>>,
+    pipelines: Option<Res<NcaPipelines>>,
+    cache: Res<PipelineCache>,
+) {
+    let (Some(extracted), Some(pipelines)) = (extracted, pipelines) else { return };
+    for grid in &extracted.0 {
+        let Some(c) = cached.0.get_mut(&grid.entity) else { continue };
+        let key = c.buffer_ids();
         if c.bind_group.as_ref().is_none_or(|(_, k)| *k != key) {
             let layout = cache.get_bind_group_layout(&pipelines.grid_layout);
             let params_binding = BufferBinding {
@@ -261,46 +337,27 @@ pub(crate) fn prepare_grids(
                     (1, c.state.as_entire_binding()),
                     (2, c.scratch.as_entire_binding()),
                     (3, c.weights.as_entire_binding()),
-                    (4, c.pre_alive.as_entire_binding()),
+                    (4, c.aux.as_entire_binding()),
                     (5, c.edits.as_entire_binding()),
                     (6, c.species.as_entire_binding()),
+                    (7, c.payload.as_entire_binding()),
                 )),
             );
             c.bind_group = Some((group, key));
         }
-
-        let mut display = false;
-        if let Some(d) = &grid.display
-            && let Some(image) = images.get(d.image)
-            && image.texture_descriptor.size.width == grid.width
-            && image.texture_descriptor.size.height == grid.height
-        {
-            let texture_id = image.texture.id();
-            if c.display_bind_group.as_ref().is_none_or(|(_, _, k)| *k != texture_id) {
-                // Sprites sample the sRGB view; the shader writes the same bytes through a
-                // plain unorm view (storage textures cannot be sRGB).
-                let storage_view = image.texture.create_view(&TextureViewDescriptor {
-                    label: Some("nca_display_storage_view"),
-                    format: Some(TextureFormat::Rgba8Unorm),
-                    ..default()
-                });
-                let layout = cache.get_bind_group_layout(&pipelines.display_layout);
-                let group = device.create_bind_group(
-                    "nca_display_bind_group",
-                    &layout,
-                    &BindGroupEntries::single(&storage_view),
-                );
-                c.display_bind_group = Some((group, storage_view, texture_id));
-            }
-            display = true;
+        let Some(image) = grid.display.as_ref().and_then(|d| images.get(d.image)) else { continue };
+        let texture_id = image.texture.id();
+        if c.work.display && c.display_bind_group.as_ref().is_none_or(|(_, _, k)| *k != texture_id) {
+            // Sprites sample the sRGB view; the shader writes the same bytes through a plain
+            // unorm view (storage textures cannot be sRGB).
+            let storage_view = image.texture.create_view(&TextureViewDescriptor {
+                label: Some("nca_display_storage_view"),
+                format: Some(TextureFormat::Rgba8Unorm),
+                ..default()
+            });
+            let layout = cache.get_bind_group_layout(&pipelines.display_layout);
+            let group = device.create_bind_group("nca_display_bind_group", &layout, &BindGroupEntries::single(&storage_view));
+            c.display_bind_group = Some((group, storage_view, texture_id));
         }
-
-        c.work = FrameWork {
-            first_step: plan.first_step,
-            steps: plan.steps,
-            edit_count: plan.edits.len() as u32,
-            readback: plan.readback,
-            display,
-        };
     }
 }

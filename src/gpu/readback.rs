@@ -6,11 +6,12 @@ use bevy::render::renderer::RenderDevice;
 use crossbeam_channel::Sender;
 
 use crate::model::Grid;
-use crate::sim::{GridSnapshot, ReadbackResult};
+use crate::sim::{GridSnapshot, LabelSnapshot, Readback, ReadbackKind, ReadbackResult};
 
 /// A readback whose copy was recorded this frame.
 pub struct PendingReadback {
     pub(crate) id: u64,
+    pub(crate) what: ReadbackKind,
     pub(crate) entity: Entity,
     pub(crate) step: u32,
     pub(crate) width: u32,
@@ -47,15 +48,23 @@ pub(crate) fn map_readbacks(
                 let words: Vec<u32> = bytemuck::cast_slice(&buffer.slice(..).get_mapped_range()).to_vec();
                 buffer.unmap();
                 let cells = readback.width as usize * readback.height as usize;
+                let wrong_size = || "GPU readback returned the wrong size".to_string();
+                if readback.what == ReadbackKind::Labels {
+                    if words.len() != cells {
+                        return Err(wrong_size());
+                    }
+                    let (entity, step, width, height) = (readback.entity, readback.step, readback.width, readback.height);
+                    return Ok(Readback::Labels(LabelSnapshot { entity, step, width, height, labels: words }));
+                }
                 let values = cells * readback.channels as usize;
                 if words.len() != values + cells {
-                    return Err("GPU readback returned the wrong size".to_string());
+                    return Err(wrong_size());
                 }
                 let data = words[..values].iter().map(|&w| f32::from_bits(w)).collect();
                 let mut grid = Grid::from_data(readback.width as usize, readback.height as usize, readback.channels as usize, data)
-                    .ok_or_else(|| "GPU readback returned the wrong size".to_string())?;
+                    .ok_or_else(wrong_size)?;
                 grid.species = words[values..].to_vec();
-                Ok(GridSnapshot { entity: readback.entity, step: readback.step, grid })
+                Ok(Readback::State(GridSnapshot { entity: readback.entity, step: readback.step, grid }))
             });
             let _ = sender.send(ReadbackResult { id: readback.id, snapshot });
         });

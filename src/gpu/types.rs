@@ -1,8 +1,9 @@
-//! `#[repr(C)]` twins of the structs in `shaders/nca_types.wgsl`.
+//! `#[repr(C)]` twins of the structs in `shaders/nca_types.wgsl`, and the edit queue in the
+//! form the shaders read.
 
 use bytemuck::{Pod, Zeroable};
 
-use crate::model::grid::Edit;
+use crate::model::grid::{Edit, pen_stamp};
 use crate::model::perception::SobelPair;
 
 /// Twin of WGSL `StepParams`: one entry per dispatch, selected by a dynamic uniform offset.
@@ -17,20 +18,22 @@ pub struct GpuStepParams {
     pub seed: u32,
     /// The step number this dispatch computes.
     pub step: u32,
-    /// Padding (`pad_f` in WGSL): each species' fire threshold lives in its weights block.
-    pub _pad_f: u32,
     /// Number of valid entries in the edits buffer.
     pub edit_count: u32,
-    /// Channel to display (0–3: RGB view).
-    pub view_channel: u32,
     /// Species with weights in the weights buffer; larger ids read as 0.
     pub species_count: u32,
+    /// The view's mode code ([`crate::model::View::mode_code`]).
+    pub view_mode: u32,
+    /// The channel of the channel view.
+    pub view_channel: u32,
     /// Rows of the rotated Sobel-x kernel (`w` unused).
     pub sobel_x: [[f32; 4]; 3],
     /// Rows of the rotated Sobel-y kernel (`w` unused).
     pub sobel_y: [[f32; 4]; 3],
-    /// Display background (linear RGB, `a` unused).
+    /// Display background (`a` unused).
     pub background: [f32; 4],
+    /// Rows of the display's hue rotation of the MNIST class palette (`w` unused).
+    pub hue: [[f32; 4]; 3],
 }
 
 impl GpuStepParams {
@@ -41,10 +44,17 @@ impl GpuStepParams {
             self.sobel_y[r] = [sobel.y[r][0], sobel.y[r][1], sobel.y[r][2], 0.0];
         }
     }
+
+    /// Stores the hue rotation of the class palette.
+    pub fn set_hue(&mut self, degrees: f32) {
+        for (row, m) in self.hue.iter_mut().zip(crate::model::display::hue_rotation(degrees)) {
+            *row = [m[0], m[1], m[2], 0.0];
+        }
+    }
 }
 
-/// Edit kinds, as in `nca_types.wgsl`.
-pub mod edit_kind {
+/// Edit codes (`EDIT_*` in the generated WGSL constants).
+pub mod edit_code {
     /// `Edit::EraseDisc`.
     pub const ERASE_DISC: u32 = 1;
     /// `Edit::PlantSeed`.
@@ -53,68 +63,90 @@ pub mod edit_kind {
     pub const CLEAR: u32 = 3;
     /// `Edit::EraseRect`.
     pub const ERASE_RECT: u32 = 4;
+    /// `Edit::Draw`.
+    pub const DRAW: u32 = 5;
+    /// `Edit::PlaceImage`.
+    pub const PLACE_IMAGE: u32 = 6;
+    /// `Edit::PaintSpecies`.
+    pub const PAINT_SPECIES: u32 = 7;
+    /// Every code with its WGSL name.
+    pub const ALL: [(&str, u32); 7] = [
+        ("EDIT_ERASE_DISC", ERASE_DISC),
+        ("EDIT_PLANT_SEED", PLANT_SEED),
+        ("EDIT_CLEAR", CLEAR),
+        ("EDIT_ERASE_RECT", ERASE_RECT),
+        ("EDIT_DRAW", DRAW),
+        ("EDIT_PLACE_IMAGE", PLACE_IMAGE),
+        ("EDIT_PAINT_SPECIES", PAINT_SPECIES),
+    ];
 }
 
 /// Twin of WGSL `Edit`: one command; which fields matter depends on `kind`.
 #[repr(C)]
 #[derive(Clone, Copy, Debug, Default, Pod, Zeroable, PartialEq)]
 pub struct GpuEdit {
-    /// One of [`edit_kind`].
+    /// One of [`edit_code`].
     pub kind: u32,
-    /// Disc radius in cells (`ERASE_DISC`).
+    /// Disc radius in cells.
     pub radius: f32,
+    /// Species of a seed, a pen stroke or a paint.
+    pub species: u32,
+    /// Index of the box's first value in the payload buffer (`DRAW`, `PLACE_IMAGE`).
+    pub payload: u32,
     /// The seed cell (`PLANT_SEED`), or the first cell inside (`ERASE_RECT`).
     pub cell: [u32; 2],
     /// The first cell past the rectangle (`ERASE_RECT`).
     pub cell_end: [u32; 2],
-    /// Disc centre in cells (`ERASE_DISC`).
+    /// Disc centre in cells.
     pub center: [f32; 2],
-    /// Species of the seed (`PLANT_SEED`).
-    pub species: u32,
-    /// Padding (`pad_e` in WGSL).
-    pub _pad: u32,
+    /// The box's first cell (`DRAW`, `PLACE_IMAGE`).
+    pub origin: [i32; 2],
+    /// The box's size (`DRAW`, `PLACE_IMAGE`).
+    pub size: [u32; 2],
 }
 
-impl From<&Edit> for GpuEdit {
-    fn from(edit: &Edit) -> Self {
-        match *edit {
-            Edit::EraseDisc { center, radius } => Self { kind: edit_kind::ERASE_DISC, center, radius, ..Self::default() },
-            Edit::PlantSeed { x, y, species } => Self { kind: edit_kind::PLANT_SEED, cell: [x, y], species, ..Self::default() },
-            Edit::EraseRect { min, max } => Self { kind: edit_kind::ERASE_RECT, cell: min, cell_end: max, ..Self::default() },
-            Edit::Clear => Self { kind: edit_kind::CLEAR, ..Self::default() },
-        }
-    }
-}
-
-/// Floats per species in the weights buffer: `w1 | b1 | w2 | b2 | fire threshold, 0, 0, 0`
-/// (offsets in `nca_types.wgsl`; a multiple of 4 so every block starts on a `vec4`).
-pub const SPECIES_STRIDE: usize = 8340;
-
-/// The growing model flattened for the GPU: `w1 | b1 | w2 | b2` (offsets in `nca_types.wgsl`).
-pub fn flatten_growing(w: &crate::model::GrowingWeights) -> Vec<f32> {
-    [&w.w1[..], &w.b1, &w.w2, &w.b2].concat()
-}
-
-/// One species' block of the weights buffer: the flat weights, then its integer fire
-/// threshold stored bit for bit in a float slot.
-pub fn species_block(w: &crate::model::GrowingWeights) -> Vec<f32> {
-    let mut block = flatten_growing(w);
-    block.push(f32::from_bits(crate::model::fire::threshold(w.spec.fire_rate)));
-    block.resize(SPECIES_STRIDE, 0.0);
-    block
+/// The edit queue as the shaders read it: commands, and the values of the pen's coverage and of
+/// placed images, computed here on the CPU with the same functions the CPU reference applies.
+pub fn gpu_edits(edits: &[Edit], width: usize, height: usize) -> (Vec<GpuEdit>, Vec<f32>) {
+    let mut payload = Vec::new();
+    let commands = edits
+        .iter()
+        .map(|edit| match edit {
+            Edit::EraseDisc { center, radius } => GpuEdit { kind: edit_code::ERASE_DISC, center: *center, radius: *radius, ..GpuEdit::default() },
+            Edit::PlantSeed { x, y, species } => GpuEdit { kind: edit_code::PLANT_SEED, cell: [*x, *y], species: *species, ..GpuEdit::default() },
+            Edit::EraseRect { min, max } => GpuEdit { kind: edit_code::ERASE_RECT, cell: *min, cell_end: *max, ..GpuEdit::default() },
+            Edit::Clear => GpuEdit { kind: edit_code::CLEAR, ..GpuEdit::default() },
+            Edit::PaintSpecies { center, radius, species } => {
+                GpuEdit { kind: edit_code::PAINT_SPECIES, center: *center, radius: *radius, species: *species, ..GpuEdit::default() }
+            }
+            Edit::Draw { center, radius, species } => {
+                let (origin, size, coverage) = pen_stamp(*center, *radius, width, height);
+                let at = payload.len() as u32;
+                payload.extend(coverage);
+                GpuEdit { kind: edit_code::DRAW, species: *species, payload: at, origin: [origin[0] as i32, origin[1] as i32], size, ..GpuEdit::default() }
+            }
+            Edit::PlaceImage(image) => {
+                let at = payload.len() as u32;
+                payload.extend_from_slice(&image.grey);
+                GpuEdit { kind: edit_code::PLACE_IMAGE, payload: at, origin: image.origin, size: [image.width, image.height], ..GpuEdit::default() }
+            }
+        })
+        .collect();
+    (commands, payload)
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::gpu::shaders::{DISPLAY_WGSL, EDIT_WGSL, STEP_WGSL, composed};
+    use crate::gpu::shaders::{composed, constants_wgsl};
+    use crate::model::ModelKind;
 
-    fn module(job: &str) -> naga::Module {
-        let source = composed(job);
-        let module = naga::front::wgsl::parse_str(&source).unwrap_or_else(|e| panic!("{}", e.emit_to_string(&source)));
+    fn module(kind: ModelKind) -> naga::Module {
+        let source = composed(kind);
+        let module = naga::front::wgsl::parse_str(&source).unwrap_or_else(|e| panic!("{kind}: {}", e.emit_to_string(&source)));
         naga::valid::Validator::new(naga::valid::ValidationFlags::all(), naga::valid::Capabilities::empty())
             .validate(&module)
-            .unwrap_or_else(|e| panic!("invalid WGSL: {e:?}"));
+            .unwrap_or_else(|e| panic!("{kind}: invalid WGSL: {e:?}"));
         module
     }
 
@@ -126,37 +158,74 @@ mod tests {
     }
 
     #[test]
-    fn every_shader_parses_and_validates() {
-        for job in [STEP_WGSL, EDIT_WGSL, DISPLAY_WGSL] {
-            module(job);
+    fn every_kind_shader_parses_validates_and_has_every_entry_point() {
+        for kind in ModelKind::ALL {
+            let m = module(kind);
+            for entry in crate::gpu::shaders::ENTRY_POINTS {
+                assert!(m.entry_points.iter().any(|e| e.name == entry), "{kind}: no entry point {entry}");
+            }
         }
     }
 
     #[test]
     fn rust_twins_match_wgsl_layouts() {
-        let m = module(EDIT_WGSL);
+        let m = module(ModelKind::Mnist);
         assert_eq!(wgsl_struct_size(&m, "StepParams") as usize, std::mem::size_of::<GpuStepParams>());
         assert_eq!(wgsl_struct_size(&m, "Edit") as usize, std::mem::size_of::<GpuEdit>());
     }
 
+    /// The value of `const NAME: u32 = Nu;` in WGSL source.
+    fn wgsl_u32(source: &str, name: &str) -> Option<u32> {
+        let line = source.lines().find(|l| l.starts_with(&format!("const {name}: u32 = ")))?;
+        line.rsplit(' ').next()?.trim_end_matches(';').trim_end_matches('u').parse().ok()
+    }
+
     #[test]
-    fn weight_offsets_match_the_shader_constants() {
-        let w = crate::model::GrowingWeights::zeros(Default::default());
-        let flat = flatten_growing(&w);
-        assert_eq!(flat.len(), 8336);
-        assert!(crate::gpu::shaders::TYPES_WGSL.contains(&format!("const B1: u32 = {}u;", w.w1.len())));
-        assert!(crate::gpu::shaders::TYPES_WGSL.contains(&format!("const W2: u32 = {}u;", w.w1.len() + w.b1.len())));
-        assert!(crate::gpu::shaders::TYPES_WGSL.contains(&format!("const B2: u32 = {}u;", w.w1.len() + w.b1.len() + w.w2.len())));
-        assert!(crate::gpu::shaders::TYPES_WGSL.contains(&format!("const SPECIES_STRIDE: u32 = {SPECIES_STRIDE}u;")));
-        let block = species_block(&w);
-        assert_eq!(block.len(), SPECIES_STRIDE);
-        assert_eq!(block[flat.len()].to_bits(), crate::model::fire::threshold(w.spec.fire_rate));
+    fn generated_constants_are_the_rust_values() {
+        let wgsl = constants_wgsl();
+        for kind in ModelKind::ALL {
+            let prefix = kind.as_str().to_uppercase();
+            let layout = kind.layout();
+            assert_eq!(wgsl_u32(&wgsl, &format!("{prefix}_CHANNELS")), Some(layout.channels as u32));
+            assert_eq!(wgsl_u32(&wgsl, &format!("{prefix}_SPECIES_STRIDE")), Some(layout.species_stride as u32));
+        }
+        // Every weights block the GPU gets has the stride the shader walks in.
+        let growing = crate::model::NcaWeights::Growing(crate::model::GrowingWeights::zeros(Default::default()));
+        assert_eq!(growing.species_block().len(), ModelKind::Growing.layout().species_stride);
+        let mnist = crate::model::NcaWeights::Mnist(crate::model::MnistWeights::zeros(Default::default()));
+        assert_eq!(mnist.species_block().len(), ModelKind::Mnist.layout().species_stride);
+        let g = crate::model::GrowingWeights::zeros(Default::default());
+        assert_eq!(wgsl_u32(&wgsl, "GROWING_B1"), Some(g.w1.len() as u32));
+        assert_eq!(wgsl_u32(&wgsl, "GROWING_B2"), Some((g.w1.len() + g.b1.len() + g.w2.len()) as u32));
+        assert_eq!(wgsl_u32(&wgsl, "GROWING_WEIGHTS_LEN"), Some((g.w1.len() + g.b1.len() + g.w2.len() + g.b2.len()) as u32));
+        for (name, code) in edit_code::ALL {
+            assert_eq!(wgsl_u32(&wgsl, name), Some(code));
+        }
+        assert_eq!(wgsl_u32(&wgsl, "VIEW_SPECIES"), Some(crate::model::View::Species.mode_code()));
+        // The old bug: the species view's code was a channel number. No view code is one now.
+        assert_ne!(wgsl_u32(&wgsl, "VIEW_SPECIES"), wgsl_u32(&wgsl, "VIEW_CHANNEL"));
+    }
+
+    #[test]
+    fn every_edit_has_a_code_and_boxes_index_the_payload() {
+        use crate::model::grid::GreyImage;
+        let edits = vec![
+            Edit::Draw { center: [5.0, 5.0], radius: 2.0, species: 1 },
+            Edit::PlaceImage(GreyImage { origin: [-2, 3], width: 3, height: 2, grey: vec![0.5; 6].into() }),
+            Edit::Clear,
+        ];
+        let (commands, payload) = gpu_edits(&edits, 10, 10);
+        assert_eq!(commands[0].kind, edit_code::DRAW);
+        let drawn = (commands[0].size[0] * commands[0].size[1]) as usize;
+        assert_eq!(commands[1].payload as usize, drawn);
+        assert_eq!(payload.len(), drawn + 6);
+        assert_eq!(commands[1].origin, [-2, 3]);
     }
 
     #[test]
     fn fire_hash_is_the_same_function_in_wgsl() {
         // The WGSL text must spell the same constants as src/model/fire.rs.
-        for constant in ["747796405u", "2891336453u", "277803737u", "pcg(pcg(pcg(pcg(seed) + step) + x) + y)"] {
+        for constant in ["747796405u", "2891336453u", "277803737u", "pcg(pcg(pcg(pcg(seed) + step) + x) + y)", "131070"] {
             assert!(crate::gpu::shaders::TYPES_WGSL.contains(constant), "{constant}");
         }
     }

@@ -6,24 +6,14 @@ use bevy::prelude::*;
 use bevy::render::render_resource::{Extent3d, TextureDimension, TextureFormat, TextureUsages, TextureViewDescriptor};
 
 use super::CaGrid;
+use crate::model::View;
 
 /// Light background (the Distill demo's white).
 pub const LIGHT_BACKGROUND: [f32; 3] = [1.0, 1.0, 1.0];
 /// Dark background, for installations in dim rooms.
 pub const DARK_BACKGROUND: [f32; 3] = [0.06, 0.06, 0.08];
 
-/// Species colours of the species view and the legend; `shaders/nca_display.wgsl` holds the
-/// same table.
-pub const SPECIES_PALETTE: [[f32; 3]; 8] = [
-    [0.20, 0.60, 0.25],
-    [0.85, 0.35, 0.10],
-    [0.15, 0.40, 0.85],
-    [0.80, 0.15, 0.55],
-    [0.90, 0.75, 0.10],
-    [0.10, 0.70, 0.75],
-    [0.50, 0.30, 0.80],
-    [0.45, 0.45, 0.45],
-];
+pub use crate::model::display::SPECIES_PALETTE;
 
 /// A grid's display texture and how to fill it.
 #[derive(Component, Clone, Debug)]
@@ -32,8 +22,10 @@ pub struct GridDisplay {
     pub image: Handle<Image>,
     /// Background behind transparent cells.
     pub background: [f32; 3],
-    /// Channel to show: 0–3 show RGB over the background, 4–15 a hidden channel, 16 species.
-    pub view_channel: u32,
+    /// What to show.
+    pub view: View,
+    /// Rotation of the MNIST class palette's hue, in degrees.
+    pub hue_degrees: f32,
 }
 
 /// A texture the display shader can write and a sprite can sample, one texel per cell.
@@ -77,7 +69,7 @@ pub(crate) fn attach_displays(
             None => {
                 let image = images.add(display_image(grid.width, grid.height));
                 commands.entity(entity).insert((
-                    GridDisplay { image: image.clone(), background: LIGHT_BACKGROUND, view_channel: 0 },
+                    GridDisplay { image: image.clone(), background: LIGHT_BACKGROUND, view: View::Natural, hue_degrees: 0.0 },
                     Sprite::from_image(image),
                 ));
             }

@@ -6,14 +6,17 @@ use bevy::prelude::*;
 
 use super::GpuStatus;
 use super::model_asset::NcaModel;
-use super::readback::{ReadbackRequest, next_readback_id};
+use super::readback::{ReadbackKind, ReadbackRequest, next_readback_id};
+use crate::model::ModelKind;
 use crate::model::grid::Edit;
 use crate::model::perception::SobelPair;
 
 /// A cellular-automaton grid living on the GPU.
 ///
 /// The state itself lives in render-world buffers; this component is the grid's settings and
-/// its step counter. Spawning one plants a seed in the centre.
+/// its step counter. A new grid starts as its model's kind says ([`ModelKind::start_edits`]):
+/// a growing model from a seed in the centre, an MNIST model from an empty canvas. Every species
+/// of a grid must be of one kind.
 #[derive(Component, Clone, Debug)]
 #[require(GridEdits, GridFramePlan)]
 pub struct CaGrid {
@@ -83,6 +86,16 @@ impl CaGrid {
     pub fn sobel(&self) -> SobelPair {
         SobelPair::rotated_degrees(self.rotation_degrees)
     }
+
+    /// The kind of the grid's model, once it has loaded.
+    pub fn kind(&self, models: &Assets<NcaModel>) -> Option<ModelKind> {
+        models.get(&self.model).map(|m| m.weights.kind())
+    }
+
+    /// Whether cell coordinates `cell` (continuous, `(0, 0)` the top-left corner) lie on the grid.
+    pub fn contains(&self, cell: Vec2) -> bool {
+        cell.x >= 0.0 && cell.y >= 0.0 && cell.x < self.width as f32 && cell.y < self.height as f32
+    }
 }
 
 /// Commands waiting for the next frame. Applied on the GPU, in order, before that frame's steps.
@@ -125,10 +138,14 @@ pub struct GridFramePlan {
     pub first_step: u32,
     /// Steps to run this frame.
     pub steps: u32,
-    /// Read the state back after this frame's work, tagged with this id.
-    pub readback: Option<u64>,
+    /// Read back after this frame's work, tagged with this id.
+    pub readback: Option<(u64, ReadbackKind)>,
     /// The grid size the plans were made for; a change means the GPU starts a fresh grid.
     pub size: (u32, u32),
+    /// The kind the plans were made for; a change also means a fresh grid.
+    pub kind: Option<ModelKind>,
+    /// A fresh grid waits for its model to load, then gets the kind's start edits.
+    pub start_pending: bool,
 }
 
 impl GridFramePlan {
@@ -158,15 +175,23 @@ pub(crate) fn plan_frames(
 ) {
     for (entity, mut grid, mut edits, mut plan, upload, readback) in &mut grids {
         let size = (grid.width, grid.height);
-        if grid.is_added() || (plan.size != size && plan.size != (0, 0)) {
-            // A new or resized grid starts from a seed (the GPU allocates it empty).
-            let (x, y) = grid.center();
-            edits.queue.insert(0, Edit::PlantSeed { x, y, species: 0 });
+        let kind = grid.kind(&models);
+        let mut start_pending = plan.start_pending;
+        if grid.is_added() || (plan.size != size && plan.size != (0, 0)) || (kind.is_some() && plan.kind.is_some() && kind != plan.kind) {
+            // A new, resized or re-kinded grid starts afresh (the GPU allocates it empty).
+            start_pending = true;
             grid.step = 0;
         }
-        *plan = GridFramePlan { first_step: grid.step, size, ..default() };
+        *plan = GridFramePlan { first_step: grid.step, size, kind: kind.or(plan.kind), start_pending, ..default() };
         if !status.is_ready() || !grid.species_models().all(|m| models.contains(m)) {
             continue;
+        }
+        let Some(kind) = kind else { continue };
+        if plan.start_pending {
+            plan.start_pending = false;
+            for (i, edit) in kind.start_edits(grid.width, grid.height).into_iter().enumerate() {
+                edits.queue.insert(i, edit);
+            }
         }
         if let Some(upload) = upload {
             let expected = (grid.width * grid.height) as usize * model_channels(&models, &grid.model);
@@ -188,7 +213,7 @@ pub(crate) fn plan_frames(
         plan.steps = steps;
         grid.step = grid.step.wrapping_add(steps);
         if let Some(request) = readback {
-            plan.readback = Some(request.id.unwrap_or_else(next_readback_id));
+            plan.readback = Some((request.id.unwrap_or_else(next_readback_id), request.kind));
             commands.entity(entity).remove::<ReadbackRequest>();
         }
     }

@@ -17,7 +17,7 @@ pub use display::GridDisplay;
 pub use playback::{FollowsPlayback, Playback, PlaybackPlugin, Speed};
 pub use grid::{CaGrid, GridEdits, GridFramePlan, GridStateUpload};
 pub use model_asset::{NcaModel, NcaModelLoader, NcaModelLoaderError};
-pub use readback::{GridSnapshot, GridSnapshots, ReadbackRequest, ReadbackResult};
+pub use readback::{GridSnapshot, GridSnapshots, LabelSnapshot, Readback, ReadbackKind, ReadbackRequest, ReadbackResult};
 
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
