@@ -31,6 +31,7 @@ pub mod gpu;
 pub mod input;
 pub mod library;
 pub mod model;
+pub mod plot;
 pub mod scene;
 pub mod sim;
 pub mod train;

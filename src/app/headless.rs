@@ -7,10 +7,11 @@ use std::time::{Duration, Instant};
 use bevy::prelude::*;
 
 use super::{GpuError, finish_plugins, headless_plugins, probe_adapter};
-use crate::gpu::NcaGpuPlugin;
+use crate::gpu::NcaPlugin;
 use crate::model::grid::Edit;
+use crate::model::mnist_eval::EvalBackend;
 use crate::model::{Grid, NcaWeights};
-use crate::sim::{CaGrid, GpuStatus, GridEdits, GridSnapshot, GridSnapshots, GridStateUpload, NcaModel, ReadbackRequest, SimPlugin};
+use crate::sim::{CaGrid, GpuStatus, GridEdits, GridSnapshot, GridSnapshots, GridStateUpload, LabelSnapshot, NcaModel, ReadbackKind, ReadbackRequest};
 use crate::sim::readback::next_readback_id;
 
 /// How long to wait for shaders to compile or a readback to arrive (lavapipe is slow).
@@ -28,7 +29,7 @@ impl HeadlessGpu {
     pub fn new() -> Result<Self, GpuError> {
         let adapter = probe_adapter()?;
         let mut app = App::new();
-        app.add_plugins((headless_plugins(), SimPlugin, NcaGpuPlugin));
+        app.add_plugins((headless_plugins(), NcaPlugin));
         finish_plugins(&mut app);
         let mut this = Self { app, adapter };
         let start = Instant::now();
@@ -58,7 +59,8 @@ impl HeadlessGpu {
         self.app.world_mut().resource_mut::<Assets<NcaModel>>().add(NcaModel::new(weights))
     }
 
-    /// Spawns a paused grid (seed in the centre); advance it with [`HeadlessGpu::run`].
+    /// Spawns a paused grid (started as its model's kind says: a seed in the centre for a growing
+    /// model); advance it with [`HeadlessGpu::run`].
     pub fn spawn_grid(&mut self, model: Handle<NcaModel>, width: u32, height: u32, seed: u32) -> Entity {
         let mut grid = CaGrid::new(width, height, model);
         grid.seed = seed;
@@ -99,12 +101,27 @@ impl HeadlessGpu {
 
     /// Applies pending edits (if any) and reads the state back.
     pub fn read(&mut self, entity: Entity) -> Result<GridSnapshot, GpuError> {
+        let id = self.request(entity, ReadbackKind::State);
+        self.wait(|snapshots| snapshots.take(id))
+    }
+
+    /// Applies pending edits (if any) and reads every cell's label back (one word per cell).
+    pub fn read_labels(&mut self, entity: Entity) -> Result<LabelSnapshot, GpuError> {
+        let id = self.request(entity, ReadbackKind::Labels);
+        self.wait(|snapshots| snapshots.take_labels(id))
+    }
+
+    fn request(&mut self, entity: Entity, kind: ReadbackKind) -> u64 {
         let id = next_readback_id();
-        self.app.world_mut().entity_mut(entity).insert(ReadbackRequest { id: Some(id) });
+        self.app.world_mut().entity_mut(entity).insert(ReadbackRequest { id: Some(id), kind });
+        id
+    }
+
+    fn wait<T>(&mut self, mut take: impl FnMut(&mut GridSnapshots) -> Option<Result<T, String>>) -> Result<T, GpuError> {
         let start = Instant::now();
         loop {
             self.app.update();
-            if let Some(result) = self.app.world_mut().resource_mut::<GridSnapshots>().take(id) {
+            if let Some(result) = take(&mut self.app.world_mut().resource_mut::<GridSnapshots>()) {
                 return result.map_err(GpuError::Readback);
             }
             if start.elapsed() > PATIENCE {
@@ -116,8 +133,17 @@ impl HeadlessGpu {
 
     /// Convenience: a fresh grid from `state` at `step`, `steps` steps, then read back.
     pub fn simulate(&mut self, weights: &NcaWeights, state: &Grid, seed: u32, step: u32, steps: u32, rotation_degrees: f32) -> Result<Grid, GpuError> {
-        let model = self.add_model(weights.clone());
-        let entity = self.spawn_grid(model, state.width as u32, state.height as u32, seed);
+        self.simulate_species(std::slice::from_ref(weights), state, seed, step, steps, rotation_degrees)
+    }
+
+    /// [`HeadlessGpu::simulate`] with several species (`models[i]` runs the cells of species
+    /// `i`, as `state.species` says).
+    pub fn simulate_species(&mut self, models: &[NcaWeights], state: &Grid, seed: u32, step: u32, steps: u32, rotation_degrees: f32) -> Result<Grid, GpuError> {
+        let handles: Vec<Handle<NcaModel>> = models.iter().map(|m| self.add_model(m.clone())).collect();
+        let entity = self.spawn_grid(handles[0].clone(), state.width as u32, state.height as u32, seed);
+        if let Some(mut grid) = self.app.world_mut().get_mut::<CaGrid>(entity) {
+            grid.extra_species = handles[1..].to_vec();
+        }
         if let Some(mut grid) = self.app.world_mut().get_mut::<CaGrid>(entity) {
             grid.rotation_degrees = rotation_degrees;
         }
@@ -126,5 +152,77 @@ impl HeadlessGpu {
         let snapshot = self.read(entity)?;
         self.app.world_mut().despawn(entity);
         Ok(snapshot.grid)
+    }
+}
+
+/// The GPU path as an evaluation backend: one grid, a labels readback after every step.
+pub struct GpuEval {
+    gpu: HeadlessGpu,
+    models: Vec<Handle<NcaModel>>,
+    seed: u32,
+    grid: Option<Entity>,
+    /// Steps asked for and not yet run: they run in the frame of the next readback, so a step
+    /// and its labels cost one frame.
+    pending: u32,
+}
+
+impl GpuEval {
+    /// Starts the renderer for `weights` (species 0) and fire-hash `seed`.
+    pub fn new(weights: NcaWeights, seed: u32) -> Result<Self, GpuError> {
+        let mut gpu = HeadlessGpu::new()?;
+        let models = vec![gpu.add_model(weights)];
+        Ok(Self { gpu, models, seed, grid: None, pending: 0 })
+    }
+
+    /// The grid, with the pending steps handed to it for the next frame.
+    fn entity(&mut self) -> Result<Entity, String> {
+        let entity = self.grid.ok_or_else(|| "no grid loaded".to_string())?;
+        if self.pending > 0
+            && let Some(mut grid) = self.gpu.app_mut().world_mut().get_mut::<CaGrid>(entity)
+        {
+            grid.single_steps += std::mem::take(&mut self.pending);
+        }
+        Ok(entity)
+    }
+}
+
+impl EvalBackend for GpuEval {
+    fn load(&mut self, grid: &Grid, first_step: u32) -> Result<(), String> {
+        if let Some(old) = self.grid.take() {
+            self.gpu.app_mut().world_mut().despawn(old);
+        }
+        let entity = self.gpu.spawn_grid(self.models[0].clone(), grid.width as u32, grid.height as u32, self.seed);
+        if let Some(mut g) = self.gpu.app_mut().world_mut().get_mut::<CaGrid>(entity) {
+            g.extra_species = self.models[1..].to_vec();
+        }
+        self.gpu.upload(entity, grid, first_step);
+        self.grid = Some(entity);
+        self.pending = 0;
+        Ok(())
+    }
+    fn edit(&mut self, edits: Vec<Edit>) -> Result<(), String> {
+        // A frame applies its edits before its steps: run the pending steps first.
+        let had_pending = self.pending > 0;
+        let entity = self.entity()?;
+        if had_pending {
+            self.gpu.app_mut().update();
+        }
+        for edit in edits {
+            self.gpu.edit(entity, edit);
+        }
+        Ok(())
+    }
+    fn step(&mut self) -> Result<(), String> {
+        self.entity()?;
+        self.pending += 1;
+        Ok(())
+    }
+    fn labels(&mut self) -> Result<Vec<u32>, String> {
+        let entity = self.entity()?;
+        self.gpu.read_labels(entity).map(|l| l.labels).map_err(|e| e.to_string())
+    }
+    fn state(&mut self) -> Result<Grid, String> {
+        let entity = self.entity()?;
+        self.gpu.read(entity).map(|s| s.grid).map_err(|e| e.to_string())
     }
 }

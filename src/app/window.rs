@@ -9,11 +9,11 @@ use bevy_asset_loader::prelude::*;
 use bevy_asset_loader::dynamic_asset::{DynamicAsset, DynamicAssetType};
 use bevy_egui::EguiPlugin;
 
-use crate::gpu::NcaGpuPlugin;
+use crate::gpu::NcaPlugin;
 use crate::input::{DeviceInputPlugin, ToolsPlugin};
 use crate::library::{self, LibraryPlugin, ModelLibrary};
 use crate::scene::{SceneCommand, ScenePlugin, SceneSettings};
-use crate::sim::{GridViewPlugin, NcaModel, Playback, PlaybackPlugin, SimPlugin, Speed};
+use crate::sim::{GridViewPlugin, NcaModel, Playback, PlaybackPlugin, Speed};
 use crate::ui::PanelPlugin;
 
 /// What the window opens with and for how long.
@@ -31,8 +31,10 @@ pub struct WindowOptions {
     pub seed: u32,
     /// Seeds of other models planted at start: file, x, y.
     pub plant: Vec<(PathBuf, u32, u32)>,
+    /// Edits applied once the grid exists (a digit placed on an MNIST canvas, say).
+    pub start_edits: Vec<crate::model::grid::Edit>,
     /// What the display shows.
-    pub view: crate::scene::ViewMode,
+    pub view: crate::model::View,
     /// Start with the dark background.
     pub dark_background: bool,
     /// Installation mode: fullscreen, panel hidden, start over after 2 idle minutes or when
@@ -123,7 +125,7 @@ pub struct SandboxPlugin;
 
 impl Plugin for SandboxPlugin {
     fn build(&self, app: &mut App) {
-        app.add_plugins((SimPlugin, GridViewPlugin, NcaGpuPlugin, PlaybackPlugin, LibraryPlugin, ScenePlugin, ToolsPlugin))
+        app.add_plugins((NcaPlugin, GridViewPlugin, PlaybackPlugin, LibraryPlugin, ScenePlugin, ToolsPlugin))
             .init_state::<SandboxState>()
             .add_loading_state(
                 LoadingState::new(SandboxState::Loading)
@@ -160,6 +162,7 @@ fn start_scene(
             let model = library.open(file, &server);
             scene.pending_plants.push((model, *x, *y));
         }
+        scene.pending_edits.extend(options.start_edits.iter().cloned());
         if options.trained_dir.is_dir()
             && let Err(e) = library.open_folder(&options.trained_dir, &server)
         {

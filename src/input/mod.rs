@@ -4,7 +4,9 @@
 //! - the device layer (`mouse_pointer`, `touch_pointers`, camera pan and zoom, shortcuts)
 //!   turns raw input into [`PointerInput`] messages in world coordinates;
 //! - the tool layer (`apply_tools`) turns those into [`Edit`] commands queued on the grid
-//!   under the pointer. Only those small commands reach the GPU.
+//!   under the pointer (a stroke stays on the grid it started on). Only those small commands
+//!   reach the GPU. What a tool does depends on the grid's kind: the pen draws MNIST digits,
+//!   seeds are for growing models.
 
 use std::collections::HashMap;
 
@@ -13,8 +15,12 @@ use bevy::input::touch::Touches;
 use bevy::prelude::*;
 use bevy::window::PrimaryWindow;
 
+use crate::library::ModelLibrary;
+use crate::model::ModelKind;
 use crate::model::grid::Edit;
-use crate::scene::{SceneCommand, SceneSettings};
+use crate::model::kind::EditKind;
+use crate::scene::kiosk::Interaction;
+use crate::scene::{SandboxGrid, SceneCommand, SceneSettings, next_view};
 use crate::sim::{CaGrid, GridEdits, NcaModel, Playback, SimSystems};
 
 /// What a press does.
@@ -25,23 +31,38 @@ pub enum Tool {
     Erase,
     /// Drag a line; on release a thin cut is erased along it.
     Cut,
-    /// Plant a seed of the grid's model.
+    /// Plant a seed of the grid's model (growing).
     Seed,
-    /// Plant a seed of the chosen species model.
+    /// Growing: plant a seed of the chosen species model. MNIST: turn the cells under the
+    /// pointer into the chosen species (an adversary, say).
     Species,
+    /// Draw with a soft round pen (MNIST).
+    Draw,
     /// Drag to pan; two fingers pinch to zoom.
     Move,
 }
 
 impl Tool {
     /// Every tool with its shortcut and label, in panel order.
-    pub const ALL: [(Tool, KeyCode, &'static str); 5] = [
+    pub const ALL: [(Tool, KeyCode, &'static str); 6] = [
+        (Tool::Draw, KeyCode::KeyD, "Draw"),
         (Tool::Erase, KeyCode::KeyE, "Erase"),
         (Tool::Cut, KeyCode::KeyC, "Cut"),
         (Tool::Seed, KeyCode::KeyS, "Seed"),
         (Tool::Species, KeyCode::KeyX, "Species"),
         (Tool::Move, KeyCode::KeyM, "Move"),
     ];
+
+    /// Whether the tool means anything on a grid of `kind` (the panel offers only these).
+    pub fn works_on(self, kind: ModelKind) -> bool {
+        let edits = kind.layout().edits;
+        match self {
+            Tool::Erase | Tool::Cut | Tool::Move => true,
+            Tool::Seed => edits.contains(&EditKind::Seed),
+            Tool::Draw => edits.contains(&EditKind::Draw),
+            Tool::Species => edits.contains(&EditKind::Seed) || edits.contains(&EditKind::PaintSpecies),
+        }
+    }
 }
 
 /// Tool settings, edited by the panel and the keyboard.
@@ -51,6 +72,8 @@ pub struct ToolSettings {
     pub tool: Tool,
     /// Erase brush radius, in cells.
     pub brush_radius: f32,
+    /// Pen radius, in cells (the Distill demo's pen is 2–5 cells wide).
+    pub pen_radius: f32,
     /// Width of a cut, in cells.
     pub cut_width: f32,
     /// The model the species tool plants (none: the grid's own).
@@ -68,6 +91,7 @@ impl Default for ToolSettings {
         Self {
             tool: Tool::Erase,
             brush_radius: 8.0,
+            pen_radius: 1.5,
             cut_width: 1.5,
             species_model: None,
             double_click_seconds: 0.35,
@@ -181,6 +205,8 @@ pub fn cell_to_world(grid: &CaGrid, transform: &GlobalTransform, cell: Vec2) -> 
 
 #[derive(Clone, Copy, Debug)]
 struct Stroke {
+    /// The grid the stroke started on; it stays there.
+    grid: Entity,
     start: Vec2,
     last: Vec2,
 }
@@ -191,51 +217,95 @@ struct ToolState {
     last_press: Option<(f64, Vec2)>,
 }
 
+/// The topmost grid under `world`, and the cell coordinates there.
+fn grid_under(grids: &Query<(Entity, &mut CaGrid, &GlobalTransform, &mut GridEdits)>, world: Vec2) -> Option<(Entity, Vec2)> {
+    grids
+        .iter()
+        .filter_map(|(entity, grid, transform, _)| {
+            let cell = world_to_cell(grid, transform, world);
+            grid.contains(cell).then_some((entity, cell, transform.translation().z))
+        })
+        .max_by(|a, b| a.2.total_cmp(&b.2))
+        .map(|(entity, cell, _)| (entity, cell))
+}
+
 /// Turns pointer strokes into edits on the grid under the pointer.
+#[allow(clippy::too_many_arguments)]
 fn apply_tools(
     mut inputs: MessageReader<PointerInput>,
     time: Res<Time<Real>>,
     settings: Res<ToolSettings>,
+    models: Res<Assets<NcaModel>>,
+    mut library: Option<ResMut<ModelLibrary>>,
     mut marks: ResMut<BrushMarks>,
     mut state: Local<ToolState>,
-    mut grids: Query<(&mut CaGrid, &GlobalTransform, &mut GridEdits)>,
+    mut grids: Query<(Entity, &mut CaGrid, &GlobalTransform, &mut GridEdits)>,
+    mut interactions: MessageWriter<Interaction>,
 ) {
     let now = time.elapsed_secs_f64();
     for input in inputs.read() {
-        let Some((mut grid, transform, mut edits)) = grids.iter_mut().next() else { return };
+        interactions.write(Interaction);
+        let target = match input.phase {
+            PointerPhase::Pressed => grid_under(&grids, input.world).map(|(entity, _)| entity),
+            _ => state.strokes.get(&input.pointer).map(|s| s.grid),
+        };
+        let Some(entity) = target else {
+            state.strokes.remove(&input.pointer);
+            continue;
+        };
+        let Ok((_, mut grid, transform, mut edits)) = grids.get_mut(entity) else { continue };
+        let Some(kind) = grid.kind(&models) else { continue };
         let cell = world_to_cell(&grid, transform, input.world);
         let cells_per_world = 1.0 / transform.scale().x.max(1e-6);
+        let stamp = |edits: &mut GridEdits, marks: &mut BrushMarks, at: Vec2| {
+            let world = cell_to_world(&grid, transform, at);
+            match settings.tool {
+                Tool::Draw => {
+                    edits.push(Edit::Draw { center: at.to_array(), radius: settings.pen_radius, species: 0 });
+                    marks.marks.push((MarkShape::Disc { center: world, radius: settings.pen_radius / cells_per_world }, 0.0));
+                }
+                _ => erase_disc(edits, marks, at, settings.brush_radius, world, cells_per_world),
+            }
+        };
         match input.phase {
             PointerPhase::Pressed => {
                 let double = state.last_press.is_some_and(|(t, at)| {
                     now - t <= settings.double_click_seconds && at.distance(cell) <= settings.double_click_cells
                 });
                 state.last_press = Some((now, cell));
-                state.strokes.insert(input.pointer, Stroke { start: cell, last: cell });
-                let on_grid = cell.x >= 0.0 && cell.y >= 0.0 && cell.x < grid.width as f32 && cell.y < grid.height as f32;
-                let species = match settings.tool {
-                    Tool::Species => settings.species_model.as_ref().map_or(0, |m| grid.species_of(m)),
-                    _ => 0,
-                };
-                if on_grid && (double || matches!(settings.tool, Tool::Seed | Tool::Species)) {
-                    state.last_press = None;
-                    edits.push(Edit::PlantSeed { x: cell.x as u32, y: cell.y as u32, species });
-                    marks.marks.push((MarkShape::Seed { at: input.world }, 0.0));
-                } else if settings.tool == Tool::Erase {
-                    erase_disc(&mut edits, &mut marks, cell, settings.brush_radius, input.world, cells_per_world);
+                state.strokes.insert(input.pointer, Stroke { grid: entity, start: cell, last: cell });
+                let seeds = kind.layout().edits.contains(&EditKind::Seed);
+                match settings.tool {
+                    Tool::Species => {
+                        let Some(species) = species_for(&mut grid, settings.species_model.as_ref(), kind, &models, library.as_deref_mut()) else { continue };
+                        if seeds {
+                            edits.push(Edit::PlantSeed { x: cell.x as u32, y: cell.y as u32, species });
+                            marks.marks.push((MarkShape::Seed { at: input.world }, 0.0));
+                        } else {
+                            edits.push(Edit::PaintSpecies { center: cell.to_array(), radius: settings.pen_radius, species });
+                            marks.marks.push((MarkShape::Disc { center: input.world, radius: settings.pen_radius / cells_per_world }, 0.0));
+                        }
+                    }
+                    Tool::Seed | Tool::Erase if seeds && (double || settings.tool == Tool::Seed) => {
+                        state.last_press = None;
+                        edits.push(Edit::PlantSeed { x: cell.x as u32, y: cell.y as u32, species: 0 });
+                        marks.marks.push((MarkShape::Seed { at: input.world }, 0.0));
+                    }
+                    Tool::Erase | Tool::Draw => stamp(&mut edits, &mut marks, cell),
+                    _ => {}
                 }
             }
             PointerPhase::Moved => {
                 let Some(stroke) = state.strokes.get_mut(&input.pointer) else { continue };
                 match settings.tool {
-                    Tool::Erase => {
-                        // Discs every half radius along the path: a continuous swath.
-                        let spacing = (settings.brush_radius * 0.5).max(0.5);
+                    Tool::Erase | Tool::Draw => {
+                        // Stamps every half radius along the path: a continuous swath however
+                        // fast the pointer moved between two events.
+                        let radius = if settings.tool == Tool::Draw { settings.pen_radius } else { settings.brush_radius };
+                        let spacing = (radius * 0.5).max(0.5);
                         let steps = (stroke.last.distance(cell) / spacing).ceil().max(1.0) as u32;
                         for i in 1..=steps {
-                            let at = stroke.last.lerp(cell, i as f32 / steps as f32);
-                            let world = cell_to_world(&grid, transform, at);
-                            erase_disc(&mut edits, &mut marks, at, settings.brush_radius, world, cells_per_world);
+                            stamp(&mut edits, &mut marks, stroke.last.lerp(cell, i as f32 / steps as f32));
                         }
                     }
                     Tool::Cut => {
@@ -261,6 +331,21 @@ fn apply_tools(
                 }
             }
         }
+    }
+}
+
+/// The species id of the species tool's model in `grid` (added as a new species if needed), or
+/// `None` with a message in the panel when it cannot join the grid.
+fn species_for(grid: &mut CaGrid, model: Option<&Handle<NcaModel>>, kind: ModelKind, models: &Assets<NcaModel>, library: Option<&mut ModelLibrary>) -> Option<u32> {
+    let Some(model) = model else { return Some(0) };
+    match models.get(model).map(|m| m.weights.kind()) {
+        Some(other) if other != kind => {
+            if let Some(library) = library {
+                library.error(format!("a {other} model cannot share a {kind} grid: pick a {kind} model for the species tool"));
+            }
+            None
+        }
+        _ => Some(grid.species_of(model)),
     }
 }
 
@@ -390,14 +475,17 @@ fn pan_and_zoom(
     }
 }
 
-/// Every control has a key (listed in the panel): tools E/C/S/X/M, Space play/pause, N single
-/// step, R reset, +/- speed, [ ] brush size, V view, B background, H panel, F fullscreen.
+/// Every control has a key (listed in the panel): tools D/E/C/S/X/M, Space play/pause, N
+/// single step, R reset, +/- speed, [ ] brush size, V view, B background, H panel, F fullscreen.
+#[allow(clippy::too_many_arguments)]
 fn keyboard_shortcuts(
     keys: Res<ButtonInput<KeyCode>>,
     egui: Option<Res<bevy_egui::input::EguiWantsInput>>,
     mut tools: ResMut<ToolSettings>,
     mut playback: ResMut<Playback>,
     mut scene: ResMut<SceneSettings>,
+    models: Res<Assets<NcaModel>>,
+    grids: Query<&CaGrid, With<SandboxGrid>>,
     mut commands: MessageWriter<SceneCommand>,
 ) {
     if egui.is_some_and(|e| e.wants_any_keyboard_input()) {
@@ -425,12 +513,15 @@ fn keyboard_shortcuts(
     }
     if keys.just_pressed(KeyCode::BracketRight) {
         tools.brush_radius = (tools.brush_radius * 1.25).min(64.0);
+        tools.pen_radius = (tools.pen_radius + 0.5).min(5.0);
     }
     if keys.just_pressed(KeyCode::BracketLeft) {
         tools.brush_radius = (tools.brush_radius / 1.25).max(1.0);
+        tools.pen_radius = (tools.pen_radius - 0.5).max(1.0);
     }
     if keys.just_pressed(KeyCode::KeyV) {
-        scene.view = scene.view.next();
+        let kind = grids.iter().next().and_then(|g| g.kind(&models)).unwrap_or(ModelKind::Growing);
+        scene.view = next_view(scene.view, kind);
     }
     if keys.just_pressed(KeyCode::KeyB) {
         scene.dark_background = !scene.dark_background;
@@ -445,14 +536,14 @@ fn keyboard_shortcuts(
 
 /// The shortcuts, for the panel.
 pub const SHORTCUTS: [(&str, &str); 12] = [
-    ("E C S X M", "erase, cut, seed, species, move"),
+    ("D E C S X M", "draw, erase, cut, seed, species, move"),
     ("double-click", "plant a seed"),
     ("Space", "play / pause"),
     ("N", "single step"),
     ("R", "reset"),
     ("+ / −", "faster / slower"),
-    ("[ / ]", "smaller / larger brush"),
-    ("V", "next view (RGB, hidden, species)"),
+    ("[ / ]", "smaller / larger brush and pen"),
+    ("V", "next view (natural, channels, species)"),
     ("B", "light / dark background"),
     ("H", "hide / show panel"),
     ("F", "fullscreen"),

@@ -5,9 +5,14 @@
 use bevy::prelude::*;
 
 use super::{SandboxGrid, SceneCommand};
-use crate::input::PointerInput;
 use crate::sim::readback::next_readback_id;
-use crate::sim::{GridSnapshots, ReadbackRequest};
+use crate::sim::{GridSnapshots, ReadbackKind, ReadbackRequest};
+
+
+/// Someone touched the scene (a press, a drag, a release): the tools send one per pointer event,
+/// and the kiosk's idle clock starts again.
+#[derive(Message, Clone, Copy, Debug, Default)]
+pub struct Interaction;
 
 /// Kiosk behaviour; `None` fields are off (the default for a desk).
 #[derive(Resource, Clone, Debug, Default)]
@@ -32,7 +37,7 @@ pub struct KioskPlugin;
 
 impl Plugin for KioskPlugin {
     fn build(&self, app: &mut App) {
-        app.init_resource::<KioskSettings>().add_systems(Update, watch_kiosk.in_set(super::SceneSystems::Apply).before(super::apply_commands));
+        app.init_resource::<KioskSettings>().add_message::<Interaction>().add_systems(Update, watch_kiosk.in_set(super::SceneSystems::Apply).before(super::apply_commands));
     }
 }
 
@@ -41,7 +46,7 @@ fn watch_kiosk(
     mut commands: Commands,
     time: Res<Time<Real>>,
     settings: Res<KioskSettings>,
-    mut inputs: MessageReader<PointerInput>,
+    mut inputs: MessageReader<Interaction>,
     mut snapshots: ResMut<GridSnapshots>,
     grids: Query<Entity, With<SandboxGrid>>,
     mut state: Local<KioskState>,
@@ -65,10 +70,12 @@ fn watch_kiosk(
     let Some(every) = settings.extinction_check_seconds else { return };
     let Some(grid) = grids.iter().next() else { return };
     if let Some(id) = state.pending {
-        if let Some(result) = snapshots.take(id) {
+        if let Some(result) = snapshots.take_labels(id) {
             state.pending = None;
-            if let Ok(snapshot) = result
-                && !snapshot.grid.alive_mask().contains(&true)
+            // Labels are one word per cell with the kind's "alive" bit: far less to read back
+            // than the state.
+            if let Ok(labels) = result
+                && !labels.labels.iter().any(|&word| word & crate::model::kind::LABEL_ALIVE != 0)
             {
                 info!("nothing alive: starting over");
                 scene.write(SceneCommand::Reset);
@@ -81,6 +88,6 @@ fn watch_kiosk(
         state.since_check = 0.0;
         let id = next_readback_id();
         state.pending = Some(id);
-        commands.entity(grid).insert(ReadbackRequest { id: Some(id) });
+        commands.entity(grid).insert(ReadbackRequest { id: Some(id), kind: ReadbackKind::Labels });
     }
 }

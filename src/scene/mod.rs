@@ -8,40 +8,15 @@ use bevy::window::{MonitorSelection, PrimaryWindow, WindowMode};
 
 use crate::library::ModelLibrary;
 use crate::model::grid::Edit;
+use crate::model::{ModelKind, View};
 use crate::sim::display::{DARK_BACKGROUND, LIGHT_BACKGROUND};
 use crate::sim::{CaGrid, FollowsPlayback, GridDisplay, NcaModel, SimSystems};
 
-/// What the display shows.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Default)]
-pub enum ViewMode {
-    /// The organism's colours over the background.
-    #[default]
-    Rgb,
-    /// One hidden channel (4–15) in a diverging colour map.
-    Hidden(u32),
-    /// Each cell in its species' colour.
-    Species,
-}
-
-impl ViewMode {
-    /// The display shader's channel code.
-    pub fn channel(self) -> u32 {
-        match self {
-            ViewMode::Rgb => 0,
-            ViewMode::Hidden(c) => c.clamp(4, 15),
-            ViewMode::Species => 16,
-        }
-    }
-
-    /// The next view (RGB → hidden 4 … 15 → species → RGB).
-    pub fn next(self) -> ViewMode {
-        match self {
-            ViewMode::Rgb => ViewMode::Hidden(4),
-            ViewMode::Hidden(c) if c < 15 => ViewMode::Hidden(c + 1),
-            ViewMode::Hidden(_) => ViewMode::Species,
-            ViewMode::Species => ViewMode::Rgb,
-        }
-    }
+/// The next view of `kind` after `view` (natural → each channel → species → natural).
+pub fn next_view(view: View, kind: ModelKind) -> View {
+    let views = kind.views();
+    let at = views.iter().position(|v| *v == view).unwrap_or(views.len() - 1);
+    views[(at + 1) % views.len()]
 }
 
 /// Grid sides the panel offers.
@@ -59,13 +34,18 @@ pub struct SceneSettings {
     /// Dark background instead of light.
     pub dark_background: bool,
     /// What the display shows.
-    pub view: ViewMode,
+    pub view: View,
+    /// Rotation of the MNIST class palette's hue, in degrees.
+    pub hue_degrees: f32,
     /// Perception rotation in degrees.
     pub rotation_degrees: f32,
     /// Whether the side panel is shown.
     pub panel_visible: bool,
     /// Seeds of other species to plant once the grid and their models are ready: model, x, y.
     pub pending_plants: Vec<(Handle<NcaModel>, u32, u32)>,
+    /// Edits to queue once the grid exists and its model has loaded (edits its kind does not
+    /// accept do nothing).
+    pub pending_edits: Vec<Edit>,
 }
 
 impl Default for SceneSettings {
@@ -75,10 +55,12 @@ impl Default for SceneSettings {
             seed: 0,
             model: None,
             dark_background: false,
-            view: ViewMode::Rgb,
+            view: View::Natural,
+            hue_degrees: 0.0,
             rotation_degrees: 0.0,
             panel_visible: true,
             pending_plants: Vec::new(),
+            pending_edits: Vec::new(),
         }
     }
 }
@@ -136,6 +118,7 @@ fn select_loaded_models(mut library: ResMut<ModelLibrary>, models: Res<Assets<Nc
 fn apply_commands(
     mut messages: MessageReader<SceneCommand>,
     mut settings: ResMut<SceneSettings>,
+    models: Res<Assets<NcaModel>>,
     mut grids: Query<(&mut CaGrid, &mut crate::sim::GridEdits), With<SandboxGrid>>,
     mut windows: Query<&mut Window, With<PrimaryWindow>>,
 ) {
@@ -143,14 +126,18 @@ fn apply_commands(
         match message {
             SceneCommand::Reset => {
                 for (mut grid, mut edits) in &mut grids {
-                    reset(&mut grid, &mut edits);
+                    reset(&mut grid, &mut edits, &models);
                 }
             }
             SceneCommand::SetModel(handle) => {
                 settings.model = Some(handle.clone());
+                let kind = models.get(handle).map(|m| m.weights.kind());
+                if kind.is_some_and(|k| !k.views().contains(&settings.view)) {
+                    settings.view = View::Natural;
+                }
                 for (mut grid, mut edits) in &mut grids {
                     grid.model = handle.clone();
-                    reset(&mut grid, &mut edits);
+                    reset(&mut grid, &mut edits, &models);
                 }
             }
             SceneCommand::TogglePanel => settings.panel_visible = !settings.panel_visible,
@@ -166,20 +153,23 @@ fn apply_commands(
     }
 }
 
-/// Clears the grid, forgets other species and plants one seed in the centre.
-fn reset(grid: &mut CaGrid, edits: &mut crate::sim::GridEdits) {
-    let (x, y) = grid.center();
+/// Clears the grid, forgets other species and starts it as its kind says (a growing model: one
+/// seed in the centre).
+fn reset(grid: &mut CaGrid, edits: &mut crate::sim::GridEdits, models: &Assets<NcaModel>) {
     grid.step = 0;
     grid.extra_species.clear();
     edits.queue.clear();
     edits.push(Edit::Clear);
-    edits.push(Edit::PlantSeed { x, y, species: 0 });
+    if let Some(kind) = grid.kind(models) {
+        edits.queue.extend(kind.start_edits(grid.width, grid.height));
+    }
 }
 
 /// Spawns the grid once a model is chosen, and keeps it in line with the settings.
 fn sync_grid(
     mut commands: Commands,
     settings: Res<SceneSettings>,
+    models: Res<Assets<NcaModel>>,
     clear: Option<ResMut<ClearColor>>,
     mut grids: Query<(&mut CaGrid, Option<&mut GridDisplay>), With<SandboxGrid>>,
 ) {
@@ -210,35 +200,46 @@ fn sync_grid(
         }
         if let Some(mut display) = display {
             let background = if settings.dark_background { DARK_BACKGROUND } else { LIGHT_BACKGROUND };
-            let channel = settings.view.channel();
-            if display.background != background || display.view_channel != channel {
+            // A view the grid's kind lacks (a channel past its last) shows the natural view.
+            let view = match grid.kind(&models) {
+                Some(kind) if !kind.views().contains(&settings.view) => View::Natural,
+                _ => settings.view,
+            };
+            if display.background != background || display.view != view || display.hue_degrees != settings.hue_degrees {
                 display.background = background;
-                display.view_channel = channel;
+                display.view = view;
+                display.hue_degrees = settings.hue_degrees;
             }
         }
     }
 }
 
-/// Plants the pending seeds of other species once the grid exists and their models loaded
-/// (a model that failed to load is dropped from the list; the library reports why).
+/// Queues the pending edits and plants the pending seeds of other species once the grid exists
+/// and their models loaded (a model that failed to load is dropped from the list; the library
+/// reports why).
 fn plant_pending(
     mut settings: ResMut<SceneSettings>,
     models: Res<Assets<NcaModel>>,
     server: Res<AssetServer>,
     mut grids: Query<(&mut CaGrid, &mut crate::sim::GridEdits), With<SandboxGrid>>,
 ) {
-    if settings.pending_plants.is_empty() {
+    if settings.pending_plants.is_empty() && settings.pending_edits.is_empty() {
         return;
     }
     let Some((mut grid, mut edits)) = grids.iter_mut().next() else { return };
-    settings.pending_plants.retain(|(model, x, y)| {
-        if models.contains(model) {
+    let Some(kind) = grid.kind(&models) else { return };
+    edits.queue.append(&mut settings.pending_edits);
+    settings.pending_plants.retain(|(model, x, y)| match models.get(model) {
+        Some(planted) if planted.weights.kind() != kind => {
+            error!("a {} model cannot share a {kind} grid; not planted", planted.weights.kind());
+            false
+        }
+        Some(_) => {
             let species = grid.species_of(model);
             edits.push(Edit::PlantSeed { x: *x, y: *y, species });
             false
-        } else {
-            !server.load_state(model).is_failed()
         }
+        None => !server.load_state(model).is_failed(),
     });
 }
 

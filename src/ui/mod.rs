@@ -10,7 +10,8 @@ pub use file_browser::FileBrowser;
 
 use crate::input::{BrushMarks, MarkShape, SHORTCUTS, Tool, ToolSettings};
 use crate::library::ModelLibrary;
-use crate::scene::{GRID_SIZES, PANEL_WIDTH, SandboxGrid, SceneCommand, SceneSettings, ViewMode};
+use crate::model::{ModelKind, View};
+use crate::scene::{GRID_SIZES, PANEL_WIDTH, SandboxGrid, SceneCommand, SceneSettings};
 use crate::sim::display::SPECIES_PALETTE;
 use crate::sim::{CaGrid, GpuStatus, NcaModel, Playback, Speed};
 
@@ -159,24 +160,33 @@ fn panel(
                 }
             });
 
+            let kind = grid.and_then(|g| g.kind(&models)).unwrap_or(ModelKind::Growing);
             ui.separator();
             ui.label("Tools");
             ui.horizontal_wrapped(|ui| {
-                for (tool, key, label) in Tool::ALL {
+                for (tool, key, label) in Tool::ALL.into_iter().filter(|(tool, _, _)| tool.works_on(kind)) {
                     let key = format!("{key:?}").trim_start_matches("Key").to_string();
                     if ui.selectable_label(tools.tool == tool, format!("{label} ({key})")).clicked() {
                         tools.tool = tool;
                     }
                 }
             });
-            ui.add(egui::Slider::new(&mut tools.brush_radius, 1.0..=64.0).logarithmic(true).text("brush (cells)"));
+            if !tools.tool.works_on(kind) {
+                // A tool of the other kind (after a model switch) falls back to erasing.
+                tools.tool = Tool::Erase;
+            }
+            if Tool::Draw.works_on(kind) {
+                ui.add(egui::Slider::new(&mut tools.pen_radius, 1.0..=5.0).text("pen (cells)"));
+            }
+            ui.add(egui::Slider::new(&mut tools.brush_radius, 1.0..=64.0).logarithmic(true).text("eraser (cells)"));
             let species_name = tools
                 .species_model
                 .as_ref()
                 .and_then(|h| library.entry(h).map(|e| e.name.clone()))
                 .unwrap_or_else(|| "choose…".into());
             egui::ComboBox::from_label("species brush").selected_text(species_name).show_ui(ui, |ui| {
-                for entry in library.entries.iter().filter(|e| models.contains(&e.handle)) {
+                // Only models of the grid's kind can share it.
+                for entry in library.entries.iter().filter(|e| models.get(&e.handle).is_some_and(|m| m.weights.kind() == kind)) {
                     let selected = tools.species_model.as_ref().is_some_and(|h| h.id() == entry.handle.id());
                     if ui.selectable_label(selected, &entry.name).clicked() {
                         tools.species_model = Some(entry.handle.clone());
@@ -191,20 +201,31 @@ fn panel(
                 ui.radio_value(&mut scene.dark_background, false, "light");
                 ui.radio_value(&mut scene.dark_background, true, "dark");
             });
-            let view_label = |v: ViewMode| match v {
-                ViewMode::Rgb => "RGB".to_string(),
-                ViewMode::Hidden(c) => format!("hidden {c}"),
-                ViewMode::Species => "species".to_string(),
+            let view_label = |v: View| match v {
+                View::Natural => kind.layout().natural_view.to_string(),
+                View::Channel(c) => format!("channel {c}"),
+                View::Species => "species".to_string(),
             };
             egui::ComboBox::from_label("view").selected_text(view_label(scene.view)).show_ui(ui, |ui| {
-                let mut views = vec![ViewMode::Rgb];
-                views.extend((4..16).map(ViewMode::Hidden));
-                views.push(ViewMode::Species);
-                for v in views {
+                for v in kind.views() {
                     ui.selectable_value(&mut scene.view, v, view_label(v));
                 }
             });
+            if kind == ModelKind::Mnist {
+                ui.add(egui::Slider::new(&mut scene.hue_degrees, 0.0..=360.0).text("class hue °"));
+            }
 
+            if kind == ModelKind::Mnist {
+                ui.separator();
+                ui.label("Classes (dark: not sure yet)");
+                ui.horizontal_wrapped(|ui| {
+                    for class in 0..crate::model::mnist::CLASSES {
+                        let (rect, _) = ui.allocate_exact_size(egui::vec2(20.0, 16.0), egui::Sense::hover());
+                        ui.painter().rect_filled(rect, 2.0, color32(crate::model::display::class_color(class, scene.hue_degrees)));
+                        ui.painter().text(rect.center(), egui::Align2::CENTER_CENTER, class.to_string(), egui::FontId::monospace(11.0), egui::Color32::BLACK);
+                    }
+                });
+            }
             if let Some(grid) = grid {
                 ui.separator();
                 ui.label("Species in the grid");
