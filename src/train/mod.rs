@@ -1,17 +1,22 @@
-//! Burn: the third implementation of the growing NCA, and the trainer's core.
+//! Burn: the third implementation of every kind, and the trainer's core.
 //!
 //! This is the only module that imports Burn. [`GrowingNca`] performs the same step as
-//! [`crate::model::cpu`] and `shaders/nca_step.wgsl`, with the same fire hash, generic over the
-//! backend so it can run on `ndarray` (CPU) or `wgpu`, with or without autodiff.
+//! [`crate::model::cpu`] and `shaders/growing.wgsl`, [`MnistNca`] the same as
+//! [`crate::model::mnist`] and `shaders/mnist.wgsl`, with the same fire hash and noise, generic
+//! over the backend so they run on `ndarray` (CPU) or `wgpu`, with or without autodiff.
 
 pub mod checkpoint;
 pub mod config;
+pub mod mnist;
 pub mod model;
-pub mod plot;
 pub mod rng;
+
+/// Loss plots live outside the Burn module; re-exported for the trainer's callers.
+pub use crate::plot;
 pub mod trainer;
 
 pub use config::{Retune, TrainConfig};
 pub use rng::Pcg32;
+pub use mnist::{MnistBatch, MnistNca, noise_tensor};
 pub use model::{GrowingNca, fire_mask};
 pub use trainer::{IterationStats, Trainer};

@@ -127,9 +127,31 @@ pub struct ActiveBatch<B: Backend> {
 /// backends run without atomics, which is wrong when rows repeat, as neighbourhoods do. `select`'s
 /// gradient is right on every backend.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
-enum RowGather {
+pub(crate) enum RowGather {
     GatherNd,
     Select,
+}
+
+impl RowGather {
+    /// The right way for `device`'s backend.
+    pub(crate) fn for_device<B: Backend>(device: &B::Device) -> Self {
+        if B::name(device).contains("ndarray") { RowGather::GatherNd } else { RowGather::Select }
+    }
+
+    /// The rows `rows` of `table`, `[rows.len(), columns]`.
+    pub(crate) fn gather<B: Backend>(self, table: &Tensor<B, 2>, rows: &[i64]) -> Tensor<B, 2> {
+        let device = table.device();
+        match self {
+            RowGather::GatherNd => table.clone().gather_nd(Tensor::<B, 2, Int>::from_data(TensorData::new(rows.to_vec(), [rows.len(), 1]), &device)),
+            RowGather::Select => table.clone().select(0, Tensor::<B, 1, Int>::from_data(TensorData::new(rows.to_vec(), [rows.len()]), &device)),
+        }
+    }
+}
+
+/// `table` with `values` `[k, columns]` added to its rows `rows` (distinct, so no backend races).
+pub(crate) fn add_to_rows<B: Backend>(table: Tensor<B, 2>, rows: &[i64], values: Tensor<B, 2>) -> Tensor<B, 2> {
+    let index = Tensor::<B, 2, Int>::from_data(TensorData::new(rows.to_vec(), [rows.len(), 1]), &values.device());
+    table.scatter_nd(index, values, IndexingUpdateOp::Add)
 }
 
 impl<B: Backend> ActiveBatch<B> {
@@ -143,7 +165,7 @@ impl<B: Backend> ActiveBatch<B> {
         let written = values.chunks_exact(C).map(|cell| cell.iter().any(|&v| v != 0.0)).collect();
         let cells = grids * height * width;
         let rows = Tensor::cat(vec![state.reshape([cells, C]), Tensor::zeros([1, C], &device)], 0);
-        let gather = if B::name(&device).contains("ndarray") { RowGather::GatherNd } else { RowGather::Select };
+        let gather = RowGather::for_device::<B>(&device);
         let alive = alive_from_alpha(&alpha, height, width);
         Self { rows, grids, height, width, alpha, alive, written, gather }
     }
@@ -169,17 +191,12 @@ impl<B: Backend> ActiveBatch<B> {
     }
 
     fn gather_rows(&self, rows: &[i64]) -> Tensor<B, 2> {
-        let device = self.rows.device();
-        match self.gather {
-            RowGather::GatherNd => self.rows.clone().gather_nd(Tensor::<B, 2, Int>::from_data(TensorData::new(rows.to_vec(), [rows.len(), 1]), &device)),
-            RowGather::Select => self.rows.clone().select(0, Tensor::<B, 1, Int>::from_data(TensorData::new(rows.to_vec(), [rows.len()]), &device)),
-        }
+        self.gather.gather(&self.rows, rows)
     }
 
     /// Adds `values` `[k, 16]` to the rows `rows` (distinct, so no backend races).
     fn add_to_rows(&mut self, rows: &[i64], values: Tensor<B, 2>) {
-        let index = Tensor::<B, 2, Int>::from_data(TensorData::new(rows.to_vec(), [rows.len(), 1]), &values.device());
-        self.rows = self.rows.clone().scatter_nd(index, values, IndexingUpdateOp::Add);
+        self.rows = add_to_rows(self.rows.clone(), rows, values);
     }
 }
 
@@ -257,7 +274,7 @@ fn active_cells(pre_alive: &[bool], seeds: &[u32], step: u32, height: usize, wid
 
 /// For each cell, the rows of its 3×3 neighbourhood in reading order (`(dy, dx)` from
 /// `(-1, -1)`); a neighbour outside the grid is `zero_row`.
-fn neighbourhood_rows(cells: &[i64], height: usize, width: usize, zero_row: i64) -> Vec<i64> {
+pub(crate) fn neighbourhood_rows(cells: &[i64], height: usize, width: usize, zero_row: i64) -> Vec<i64> {
     let (h, w) = (height as i64, width as i64);
     let mut rows = Vec::with_capacity(cells.len() * 9);
     for &cell in cells {

@@ -130,7 +130,7 @@ impl<B: AutodiffBackend> Trainer<B> {
                 let damaged = samples.iter_mut().rev().take(cfg.damaged.min(batch.saturating_sub(1)));
                 for (k, sample) in damaged.enumerate() {
                     let edit = if k < cfg.half_cuts { damage_half(&mut self.rng, w, h) } else { damage_disc(&mut self.rng, w, h, cfg) };
-                    sample.apply(&edit);
+                    crate::model::ModelKind::Growing.apply_edit(sample, &edit);
                 }
             }
             (indices, samples)
