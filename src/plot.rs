@@ -1,4 +1,5 @@
-//! The loss curve as a CSV and a PNG (log-scale, labelled axes), written next to a trained model.
+//! Plots without a plotting library: the training loss (CSV and a log-scale PNG, written next to
+//! a trained model) and curves over steps (the MNIST evaluation's).
 
 use std::path::Path;
 
@@ -90,17 +91,8 @@ pub fn render_png(losses: &[f64]) -> image::RgbImage {
     draw_text(&mut img, LEFT + (WIDTH - LEFT - RIGHT - text_width(caption)) / 2, axis_y + 8 + GLYPH_HEIGHT * GLYPH_SCALE + 2, caption, INK);
 
     let mut draw = |values: &[f64], color: [u8; 3]| {
-        for (i, pair) in values.windows(2).enumerate() {
-            let (x0, y0, x1, y1) = (x_of(i), y_of(pair[0]), x_of(i + 1), y_of(pair[1]));
-            let n = ((x1 - x0).abs().max((y1 - y0).abs()).ceil() as usize).max(1);
-            for k in 0..=n {
-                let t = k as f64 / n as f64;
-                let (x, y) = (x0 + (x1 - x0) * t, y0 + (y1 - y0) * t);
-                if x >= 0.0 && y >= 0.0 && (x as u32) < WIDTH && (y as u32) < HEIGHT {
-                    img.put_pixel(x as u32, y as u32, image::Rgb(color));
-                }
-            }
-        }
+        let points: Vec<(f64, f64)> = values.iter().enumerate().map(|(i, &v)| (x_of(i), y_of(v))).collect();
+        draw_polyline(&mut img, &points, color);
     };
     draw(losses, [160, 190, 240]);
     let window = 50;
@@ -112,6 +104,88 @@ pub fn render_png(losses: &[f64]) -> image::RgbImage {
         .collect();
     draw(&smooth, [20, 60, 160]);
     img
+}
+
+/// One panel of [`render_curves`]: curves over the same steps, on a linear scale.
+pub struct Panel<'a> {
+    /// Written above the panel.
+    pub title: &'a str,
+    /// The curves and their colours.
+    pub curves: Vec<(&'a [f64], [u8; 3])>,
+    /// The value at the bottom of the panel.
+    pub min: f64,
+    /// The value at the top.
+    pub max: f64,
+}
+
+/// Panels stacked one above the other (800 pixels wide, 260 each), sharing the step axis
+/// `1..=steps`, with a dashed vertical line after step `mark` (if any): the evaluation's
+/// mutation.
+pub fn render_curves(panels: &[Panel<'_>], mark: Option<usize>) -> image::RgbImage {
+    const PANEL: u32 = 260;
+    let height = PANEL * panels.len().max(1) as u32;
+    let mut img = image::RgbImage::from_pixel(WIDTH, height, image::Rgb([255, 255, 255]));
+    let steps = panels.iter().flat_map(|p| p.curves.iter().map(|(c, _)| c.len())).max().unwrap_or(1).max(2);
+    let plot_width = (WIDTH - LEFT - RIGHT) as f64;
+    let x_of = |step: f64| LEFT as f64 + (step - 1.0) / (steps - 1) as f64 * plot_width;
+    for (k, panel) in panels.iter().enumerate() {
+        let top = k as u32 * PANEL;
+        let (y0, y1) = ((top + TOP) as f64, (top + PANEL - BOTTOM) as f64);
+        let span = (panel.max - panel.min).max(1e-12);
+        let y_of = |v: f64| y1 - ((v - panel.min) / span).clamp(0.0, 1.0) * (y1 - y0);
+        draw_text(&mut img, LEFT, top + 6, panel.title, INK);
+        for i in 0..=4 {
+            let v = panel.min + span * i as f64 / 4.0;
+            let y = y_of(v).round() as u32;
+            for x in LEFT..WIDTH - RIGHT {
+                img.put_pixel(x, y, image::Rgb([225, 225, 225]));
+            }
+            let label = if span >= 10.0 { format!("{v:.0}") } else { format!("{v:.2}") };
+            draw_text(&mut img, LEFT.saturating_sub(text_width(&label) + 8), y.saturating_sub(GLYPH_HEIGHT * GLYPH_SCALE / 2), &label, INK);
+        }
+        let axis_y = top + PANEL - BOTTOM + 4;
+        for x in LEFT..WIDTH - RIGHT {
+            img.put_pixel(x, axis_y, image::Rgb(INK));
+        }
+        for tick in iteration_ticks(steps).into_iter().map(|t| t.max(1)) {
+            let x = x_of(tick as f64).round() as u32;
+            for y in axis_y..axis_y + 5 {
+                img.put_pixel(x.min(WIDTH - 1), y, image::Rgb(INK));
+            }
+            let label = tick.to_string();
+            let left = x.saturating_sub(text_width(&label) / 2).min(WIDTH - text_width(&label));
+            draw_text(&mut img, left, axis_y + 8, &label, INK);
+        }
+        if let Some(mark) = mark {
+            let x = x_of(mark as f64 + 0.5).round() as u32;
+            for y in (y0 as u32..=y1 as u32).filter(|y| y / 4 % 2 == 0) {
+                img.put_pixel(x, y, image::Rgb([150, 150, 150]));
+            }
+            draw_text(&mut img, x + 6, y0 as u32 + 2, "mutation", [150, 150, 150]);
+        }
+        for (curve, color) in &panel.curves {
+            let points: Vec<(f64, f64)> = curve.iter().enumerate().map(|(i, &v)| (x_of(i as f64 + 1.0), y_of(v))).collect();
+            draw_polyline(&mut img, &points, *color);
+        }
+    }
+    let caption = "step";
+    let bottom = height - BOTTOM + 4 + 8 + GLYPH_HEIGHT * GLYPH_SCALE + 2;
+    draw_text(&mut img, LEFT + (WIDTH - LEFT - RIGHT - text_width(caption)) / 2, bottom, caption, INK);
+    img
+}
+
+fn draw_polyline(img: &mut image::RgbImage, points: &[(f64, f64)], color: [u8; 3]) {
+    for pair in points.windows(2) {
+        let ((x0, y0), (x1, y1)) = (pair[0], pair[1]);
+        let n = ((x1 - x0).abs().max((y1 - y0).abs()).ceil() as usize).max(1);
+        for k in 0..=n {
+            let t = k as f64 / n as f64;
+            let (x, y) = (x0 + (x1 - x0) * t, y0 + (y1 - y0) * t);
+            if x >= 0.0 && y >= 0.0 && (x as u32) < img.width() && (y as u32) < img.height() {
+                img.put_pixel(x as u32, y as u32, image::Rgb(color));
+            }
+        }
+    }
 }
 
 /// Round iteration numbers for the bottom axis: 0, the last one, and about four in between.
@@ -159,6 +233,16 @@ fn glyph(c: char) -> Option<[u8; 7]> {
         'r' => [0, 0, 0b10110, 0b11001, 0b10000, 0b10000, 0b10000],
         's' => [0, 0, 0b01111, 0b10000, 0b01110, 0b00001, 0b11110],
         't' => [0b01000, 0b01000, 0b11100, 0b01000, 0b01000, 0b01001, 0b00110],
+        'u' => [0, 0, 0b10001, 0b10001, 0b10001, 0b10011, 0b01101],
+        'y' => [0, 0, 0b10001, 0b10001, 0b01111, 0b00001, 0b01110],
+        'm' => [0, 0, 0b11010, 0b10101, 0b10101, 0b10001, 0b10001],
+        'p' => [0, 0, 0b11110, 0b10001, 0b11110, 0b10000, 0b10000],
+        'd' => [0b00001, 0b00001, 0b01101, 0b10011, 0b10001, 0b10001, 0b01111],
+        'h' => [0b10000, 0b10000, 0b10110, 0b11001, 0b10001, 0b10001, 0b10001],
+        '%' => [0b11000, 0b11001, 0b00010, 0b00100, 0b01000, 0b10011, 0b00011],
+        '|' => [0b00100; 7],
+        ',' => [0, 0, 0, 0, 0b01100, 0b00100, 0b01000],
+        '.' => [0, 0, 0, 0, 0, 0b01100, 0b01100],
         _ => return None,
     })
 }

@@ -12,14 +12,24 @@ use clap::Args;
 use crate::app::headless::HeadlessGpu;
 use crate::model::perception::SobelPair;
 use crate::model::spec::{ALPHA, GrowingSpec};
-use crate::model::{Grid, GrowingWeights, NcaWeights, cpu, fire};
+use crate::model::{Grid, GrowingWeights, NcaWeights, fire};
 
 /// Options of `nca bench`.
 #[derive(Args, Debug)]
 pub struct BenchArgs {
-    /// `train`: seconds per training iteration instead of cell-updates per second.
-    #[arg(value_parser = ["train"])]
+    /// `train`: seconds per training iteration instead of cell-updates per second. `mnist`: the
+    /// MNIST step on a grid of tiled test digits (and, with --eval, the full evaluation).
+    #[arg(value_parser = ["train", "mnist"])]
     pub what: Option<String>,
+    /// `bench mnist`: folder of MNIST's idx files (default: $NCA_MNIST_DIR, else data/mnist).
+    #[arg(long)]
+    pub mnist: Option<std::path::PathBuf>,
+    /// `bench mnist`: test digits tiled into the benchmark grid.
+    #[arg(long, default_value_t = 1000)]
+    pub digits: usize,
+    /// `bench mnist`: also time `nca eval mnist` on the whole test set, per backend.
+    #[arg(long)]
+    pub eval: bool,
     /// Training iterations to time per backend (`bench train`).
     #[arg(long, default_value_t = 2)]
     pub iterations: usize,
@@ -70,8 +80,13 @@ pub fn alive_grid(size: usize) -> Grid {
 }
 
 pub(super) fn run(args: BenchArgs) -> Result<(), String> {
-    if args.what.as_deref() == Some("train") {
-        return bench_train(&args);
+    if args.seconds.is_nan() || args.seconds < 0.0 {
+        return Err(format!("--seconds {} is not a duration", args.seconds));
+    }
+    match args.what.as_deref() {
+        Some("train") => return bench_train(&args),
+        Some("mnist") => return bench_mnist(&args),
+        _ => {}
     }
     let weights = match &args.model {
         Some(path) => crate::model::import::load_model_file(path).map_err(|e| e.to_string())?,
@@ -115,15 +130,83 @@ pub(super) fn run(args: BenchArgs) -> Result<(), String> {
 }
 
 fn time_cpu(models: &[NcaWeights], mut grid: Grid, budget: f64) -> (u32, f64) {
-    let models: Vec<&GrowingWeights> = models.iter().map(|m| m.as_growing().expect("growing models")).collect();
+    let models: Vec<&NcaWeights> = models.iter().collect();
     let sobel = SobelPair::default();
     let start = Instant::now();
     let mut steps = 0;
     while steps == 0 || start.elapsed().as_secs_f64() < budget {
-        cpu::run_species(&models, &mut grid, 1, steps, 1, &sobel);
+        crate::model::reference::run(&models, &mut grid, 1, steps, 1, &sobel).expect("models of one kind, grid of its channels");
         steps += 1;
     }
     (steps, start.elapsed().as_secs_f64())
+}
+
+/// Random MNIST weights scaled like a trained model's, for benchmarks without a model file.
+pub fn bench_mnist_weights() -> NcaWeights {
+    let mut w = crate::model::MnistWeights::zeros(Default::default());
+    let mut i = 0u32;
+    for (t, scale) in w.tensors_mut().into_iter().zip([0.15f32, 0.05, 0.2, 0.05, 0.1, 0.02]) {
+        for v in t.iter_mut() {
+            i += 1;
+            *v = (fire::pcg(i) as f32 / u32::MAX as f32 - 0.5) * scale;
+        }
+    }
+    NcaWeights::Mnist(w)
+}
+
+/// `nca bench mnist`: the MNIST step on `--digits` tiled test digits, on each backend; with
+/// `--eval`, the full evaluation's time too.
+fn bench_mnist(args: &BenchArgs) -> Result<(), String> {
+    use crate::model::idx::{Digits, Split, default_dir};
+    use crate::model::mnist_eval::{CpuEval, EvalOptions, Tiling, evaluate};
+    let weights = match &args.model {
+        Some(path) => crate::model::import::load_model_file(path).map_err(|e| e.to_string())?,
+        None => bench_mnist_weights(),
+    };
+    weights.expect_mnist().map_err(|e| format!("bench mnist: {e}"))?;
+    let dir = args.mnist.clone().unwrap_or_else(default_dir);
+    let test = Digits::load(&dir, Split::Test).map_err(|e| e.to_string())?;
+    let digits = args.digits.clamp(1, test.len());
+    let tiling = Tiling::new(digits);
+    let images: Vec<&[u8]> = (0..digits).map(|i| test.image(i)).collect();
+    let grid = tiling.grid(&images);
+    let alive = grid.data.chunks_exact(crate::model::mnist::CHANNELS).filter(|c| crate::model::mnist::is_alive(c)).count();
+    println!("# {digits} test digits tiled in a {}×{} grid, {alive} living cells ({:.0}%)", grid.width, grid.height, alive as f64 / grid.cells() as f64 * 100.0);
+    println!("backend  steps   seconds   steps/s    cell-updates/s  living-cell-updates/s");
+    let mut gpu = None;
+    for backend in &args.backends {
+        let (steps, seconds) = match backend.as_str() {
+            "cpu" => time_cpu(std::slice::from_ref(&weights), grid.clone(), args.seconds),
+            "gpu" => {
+                let runner = gpu.get_or_insert(HeadlessGpu::new().map_err(|e| e.to_string())?);
+                println!("# gpu adapter: {}", runner.adapter);
+                time_gpu(runner, std::slice::from_ref(&weights), &grid, args.seconds)?
+            }
+            other => return Err(format!("unknown backend '{other}' (cpu or gpu)")),
+        };
+        let per_second = steps as f64 / seconds;
+        println!(
+            "{backend:<8} {steps:<7} {seconds:<9.3} {per_second:<10.2} {:<15.3e} {:.3e}",
+            grid.cells() as f64 * per_second,
+            alive as f64 * per_second
+        );
+    }
+    if args.eval {
+        let w = weights.expect_mnist()?;
+        let options = EvalOptions { digits: test.len(), seed: 0, magnitudes: false };
+        for backend in &args.backends {
+            let start = Instant::now();
+            let report = match backend.as_str() {
+                "cpu" => evaluate(&mut CpuEval::new(vec![w], 0), &test, &options, |_, _| {})?,
+                _ => {
+                    let mut runner = crate::app::headless::GpuEval::new(weights.clone(), 0).map_err(|e| e.to_string())?;
+                    evaluate(&mut runner, &test, &options, |_, _| {})?
+                }
+            };
+            println!("# {backend}: full evaluation ({} digits × 400 steps) in {:.1} s, accuracy@200 {:.1}", report.digits, start.elapsed().as_secs_f64(), report.accuracy[199]);
+        }
+    }
+    Ok(())
 }
 
 fn time_gpu(gpu: &mut HeadlessGpu, models: &[NcaWeights], grid: &Grid, budget: f64) -> Result<(u32, f64), String> {
@@ -167,7 +250,7 @@ fn bench_train(args: &BenchArgs) -> Result<(), String> {
         Some(path) => crate::model::import::load_model_file(path).map_err(|e| e.to_string())?,
         None => bench_weights(),
     };
-    let NcaWeights::Growing(weights) = weights;
+    let weights = weights.expect_growing().map_err(|e| format!("bench train: {e}"))?.clone();
     let mut grown = Grid::new(target.width(), target.height(), 16);
     for (i, v) in grown.data.iter_mut().enumerate() {
         let (cell, channel) = (i / 16, i % 16);

@@ -12,9 +12,10 @@ use clap::{Parser, Subcommand, ValueEnum};
 
 use crate::app::headless::HeadlessGpu;
 use crate::app::window::{self, WindowOptions};
+use crate::model::display::DisplayStyle;
+use crate::model::grid::{Edit, GreyImage};
 use crate::model::perception::SobelPair;
-use crate::model::{Grid, NcaWeights, cpu, import, snapshot};
-use crate::sim::display::LIGHT_BACKGROUND;
+use crate::model::{Grid, ModelKind, NcaWeights, View, import, mnist, reference, snapshot};
 
 /// The model `nca run` opens when none is given, inside the trained folder.
 pub const DEFAULT_MODEL_FILE: &str = "lizard_regenerating.safetensors";
@@ -67,7 +68,7 @@ fn protocol_strip(weights: &crate::model::GrowingWeights) -> image::RgbaImage {
     );
     for (r, row) in rows.iter().enumerate() {
         for (c, grid) in row.iter().enumerate() {
-            let picture = crate::model::snapshot::to_rgba8(grid, [1.0, 1.0, 1.0], scale);
+            let picture = crate::model::display::render(crate::model::ModelKind::Growing, grid, crate::model::View::Natural, &DisplayStyle::default(), scale);
             image::imageops::replace(&mut strip, &picture, (gap + c as u32 * (cell + gap)) as i64, (gap + r as u32 * (cell + gap)) as i64);
         }
     }
@@ -81,17 +82,18 @@ fn parse_plant(text: &str) -> Result<(PathBuf, u32, u32), String> {
     Ok((PathBuf::from(file), x.trim().parse().map_err(|_| bad())?, y.trim().parse().map_err(|_| bad())?))
 }
 
-fn parse_view(text: &str) -> Result<crate::scene::ViewMode, String> {
-    use crate::scene::ViewMode;
+/// `rgb`/`classes`/`natural`, `species`, or `hidden:N`/`channel:N`; whether the channel exists
+/// is checked against the model once it is known.
+fn parse_view(text: &str) -> Result<View, String> {
     match text {
-        "rgb" => Ok(ViewMode::Rgb),
-        "species" => Ok(ViewMode::Species),
+        "rgb" | "classes" | "natural" => Ok(View::Natural),
+        "species" => Ok(View::Species),
         _ => text
             .strip_prefix("hidden:")
+            .or_else(|| text.strip_prefix("channel:"))
             .and_then(|n| n.parse::<u32>().ok())
-            .filter(|n| (4..16).contains(n))
-            .map(ViewMode::Hidden)
-            .ok_or_else(|| format!("unknown view '{text}' (rgb, species, or hidden:N with N in 4–15)")),
+            .map(View::Channel)
+            .ok_or_else(|| format!("unknown view '{text}' (rgb or classes, species, or channel:N)")),
     }
 }
 
@@ -177,6 +179,30 @@ pub enum EvalKind {
         #[arg(long)]
         strip: Option<PathBuf>,
     },
+    /// MNIST models: the paper's protocol on the test set (200 steps, every digit mutated into
+    /// another of its batch, 200 more); accuracy and total agreement after every step.
+    Mnist {
+        /// Model file.
+        model: PathBuf,
+        /// Folder of MNIST's idx files (default: $NCA_MNIST_DIR, else data/mnist).
+        #[arg(long)]
+        mnist: Option<PathBuf>,
+        /// Evaluate only the first N test digits (default: all 10,000).
+        #[arg(long)]
+        digits: Option<usize>,
+        /// Fire-hash seed (also picks the mutation partners).
+        #[arg(long, default_value_t = 0)]
+        seed: u32,
+        /// Implementation.
+        #[arg(long, value_enum, default_value_t = Backend::Cpu)]
+        backend: Backend,
+        /// Also draw both curves over the 400 steps, the mutation marked.
+        #[arg(long)]
+        plot: Option<PathBuf>,
+        /// Also record the mean |state| and |update| of living cells per step (slower).
+        #[arg(long)]
+        magnitudes: bool,
+    },
 }
 
 /// Where `nca eval` looks for a model's target by name.
@@ -192,7 +218,8 @@ fn target_of(model: &Path, named: &str, given: Option<PathBuf>) -> Result<PathBu
     }
 }
 
-/// A headless growth from a centred seed, shared by `step` and `render`.
+/// A headless run, shared by `step` and `render`: a growing model from a centred seed, an MNIST
+/// model from a digit.
 #[derive(clap::Args, Debug)]
 pub struct GrowArgs {
     /// Model file (.safetensors or Distill JSON).
@@ -204,24 +231,78 @@ pub struct GrowArgs {
     /// Fire-hash seed.
     #[arg(long, default_value_t = 0)]
     pub seed: u32,
-    /// Grid side in cells.
-    #[arg(long, default_value_t = 72)]
-    pub size: u32,
-    /// Perception rotation in degrees.
+    /// Grid side in cells (default: 72 for growing models, 28 for MNIST).
+    #[arg(long)]
+    pub size: Option<u32>,
+    /// Perception rotation in degrees (growing models).
     #[arg(long, default_value_t = 0.0)]
     pub rotation: f32,
     /// Implementation.
     #[arg(long, value_enum, default_value_t = Backend::Cpu)]
     pub backend: Backend,
+    /// MNIST: start from this picture of a digit, centred (light strokes on dark, or dark on
+    /// light, which is inverted; at most the grid's size).
+    #[arg(long, conflicts_with = "digit_index")]
+    pub digit_image: Option<PathBuf>,
+    /// MNIST: start from test digit N of the idx files in --mnist.
+    #[arg(long)]
+    pub digit_index: Option<usize>,
+    /// Folder of MNIST's idx files (default: $NCA_MNIST_DIR, else data/mnist).
+    #[arg(long)]
+    pub mnist: Option<PathBuf>,
 }
 
 impl GrowArgs {
-    /// Loads the model and grows it.
-    fn run(&self) -> Result<Grid, String> {
+    /// Loads the model, builds the start state and runs it.
+    fn run(&self) -> Result<(NcaWeights, Grid), String> {
         let weights = load(&self.model)?;
-        grow(&weights, self.size, self.seed, self.steps, self.rotation, self.backend)
+        let start = self.start_state(&weights)?;
+        let grid = simulate(&weights, &start, self.seed, self.steps, self.rotation, self.backend)?;
+        Ok((weights, grid))
+    }
+
+    fn start_state(&self, weights: &NcaWeights) -> Result<Grid, String> {
+        match weights.kind() {
+            ModelKind::Growing => {
+                if self.digit_image.is_some() || self.digit_index.is_some() {
+                    return Err(format!("{}: a growing model starts from a seed; --digit-image and --digit-index are for MNIST models", self.model.display()));
+                }
+                let size = self.size.unwrap_or(72);
+                check_size(size)?;
+                Ok(Grid::seeded(size as usize, size as usize, weights.channels()))
+            }
+            ModelKind::Mnist => {
+                let size = self.size.unwrap_or(mnist_eval_digit() as u32);
+                check_size(size)?;
+                let (width, height, grey) = match (&self.digit_image, self.digit_index) {
+                    (Some(path), _) => mnist::grey_picture(path).map_err(|e| e.to_string())?,
+                    (None, Some(index)) => {
+                        let dir = self.mnist.clone().unwrap_or_else(crate::model::idx::default_dir);
+                        let test = crate::model::idx::Digits::load(&dir, crate::model::idx::Split::Test).map_err(|e| e.to_string())?;
+                        if index >= test.len() {
+                            return Err(format!("--digit-index {index}: the test set holds {} digits (0..{})", test.len(), test.len()));
+                        }
+                        (test.cols, test.rows, test.image(index).iter().map(|&v| v as f32 / 255.0).collect())
+                    }
+                    (None, None) => return Err(format!("{}: an MNIST model needs a digit to start from: --digit-image PNG or --digit-index N", self.model.display())),
+                };
+                if width > size as usize || height > size as usize {
+                    return Err(format!("the digit is {width}×{height}, larger than the {size}×{size} grid (pass --size)"));
+                }
+                let mut grid = Grid::new(size as usize, size as usize, mnist::CHANNELS);
+                let origin = [((size as usize - width) / 2) as i32, ((size as usize - height) / 2) as i32];
+                let image = GreyImage { origin, width: width as u32, height: height as u32, grey: grey.into() };
+                ModelKind::Mnist.apply_edit(&mut grid, &Edit::PlaceImage(image));
+                Ok(grid)
+            }
+        }
     }
 }
+
+fn mnist_eval_digit() -> usize {
+    crate::model::mnist_eval::DIGIT
+}
+
 
 /// Subcommands.
 #[derive(Subcommand, Debug)]
@@ -243,9 +324,12 @@ pub enum Command {
         /// Also plant a seed of another model: `FILE@X,Y` (cells from the top-left); repeatable.
         #[arg(long, value_parser = parse_plant)]
         plant: Vec<(PathBuf, u32, u32)>,
-        /// What the display shows: rgb, species, or hidden:N (N in 4–15).
+        /// What the display shows: rgb (growing) or classes (MNIST), species, or channel:N.
         #[arg(long, default_value = "rgb", value_parser = parse_view)]
-        view: crate::scene::ViewMode,
+        view: View,
+        /// MNIST models: start with this picture of a digit in the middle of the canvas.
+        #[arg(long)]
+        digit_image: Option<PathBuf>,
         /// Start with the dark background.
         #[arg(long)]
         dark: bool,
@@ -263,13 +347,18 @@ pub enum Command {
         #[arg(long, requires = "frames")]
         screenshot: Option<PathBuf>,
     },
-    /// Convert a published Distill model (WebGL uint8 JSON or TF.js graph JSON) to .safetensors.
+    /// Convert a published Distill model (WebGL uint8 JSON, TF.js graph JSON, or the adversarial
+    /// demo's data script) to .safetensors.
     Import {
         /// The Distill file.
         file: PathBuf,
         /// Output .safetensors.
         #[arg(long)]
         out: PathBuf,
+        /// From the adversarial demo's data (.js), take the adversary (`ADV_WEIGHTS_B64`)
+        /// instead of the MNIST model (`WEIGHTS_B64`).
+        #[arg(long)]
+        adversary: bool,
     },
     /// Print a model's kind, mode and metadata.
     Info {
@@ -340,7 +429,8 @@ fn run(cli: Cli) -> Result<(), String> {
         speed: crate::sim::Speed::One,
         trained_dir: None,
         plant: Vec::new(),
-        view: crate::scene::ViewMode::Rgb,
+        view: View::Natural,
+        digit_image: None,
         dark: false,
         kiosk: false,
         seed: 0,
@@ -348,20 +438,36 @@ fn run(cli: Cli) -> Result<(), String> {
         screenshot: None,
     });
     match command {
-        Command::Run { model, size, speed, trained_dir, plant, view, dark, kiosk, seed, frames, screenshot } => {
+        Command::Run { model, size, speed, trained_dir, plant, view, digit_image, dark, kiosk, seed, frames, screenshot } => {
             let trained_dir = trained_dir.unwrap_or_else(default_trained_dir);
             let path = match model {
                 Some(path) => path,
                 None => default_model(&trained_dir)?,
             };
             // Refuse a broken starting model here, with the file's name, before a window opens.
-            load(&path)?;
+            let kind = load(&path)?.kind();
             check_size(size)?;
+            check_view(view, kind)?;
             for (file, x, y) in &plant {
-                load(file)?;
+                let planted = load(file)?.kind();
+                if planted != kind {
+                    return Err(format!("--plant {}: a {planted} model cannot share a grid with a {kind} model", file.display()));
+                }
                 if *x >= size || *y >= size {
                     return Err(format!("--plant {}@{x},{y}: outside the {size}×{size} grid", file.display()));
                 }
+            }
+            let mut start_edits = Vec::new();
+            if let Some(picture) = &digit_image {
+                if kind != ModelKind::Mnist {
+                    return Err(format!("--digit-image: {} is a {kind} model; digits are for MNIST models", path.display()));
+                }
+                let (width, height, grey) = mnist::grey_picture(picture).map_err(|e| e.to_string())?;
+                if width > size as usize || height > size as usize {
+                    return Err(format!("--digit-image {}: {width}×{height} does not fit the {size}×{size} grid", picture.display()));
+                }
+                let origin = [((size as usize - width) / 2) as i32, ((size as usize - height) / 2) as i32];
+                start_edits.push(Edit::PlaceImage(GreyImage { origin, width: width as u32, height: height as u32, grey: grey.into() }));
             }
             crate::app::probe_adapter().map_err(|e| e.to_string())?;
             let exit = window::run(WindowOptions {
@@ -371,6 +477,7 @@ fn run(cli: Cli) -> Result<(), String> {
                 speed,
                 seed,
                 plant,
+                start_edits,
                 view,
                 dark_background: dark,
                 kiosk,
@@ -385,8 +492,9 @@ fn run(cli: Cli) -> Result<(), String> {
                 bevy::app::AppExit::Error(code) => Err(format!("the app exited with code {code}")),
             }
         }
-        Command::Import { file, out } => {
-            let weights = import::load_model_file(&file).map_err(|e| e.to_string())?;
+        Command::Import { file, out, adversary } => {
+            let pick = if adversary { import::Pick::Adversary } else { import::Pick::Main };
+            let weights = import::load_model_file_picking(&file, pick).map_err(|e| e.to_string())?;
             weights.save(&out).map_err(|e| e.to_string())?;
             println!("{} → {} ({})", file.display(), out.display(), weights.describe());
             Ok(())
@@ -400,16 +508,18 @@ fn run(cli: Cli) -> Result<(), String> {
         }
         Command::Info { model } => {
             let weights = load(&model)?;
-            let crate::model::NcaWeights::Growing(w) = &weights;
-            println!("kind: {}\nmode: {}\ntarget: {}\nfire_rate: {}", weights.kind(), w.spec.mode, w.spec.target, w.spec.fire_rate);
-            for (k, v) in &w.provenance {
+            for (k, v) in weights.spec_lines() {
+                println!("{k}: {v}");
+            }
+            for (k, v) in weights.provenance() {
                 println!("{k}: {v}");
             }
             Ok(())
         }
         Command::Step { grow, out } => {
-            let grid = grow.run()?;
+            let (weights, grid) = grow.run()?;
             let metadata = HashMap::from([
+                ("nca.kind".to_string(), weights.kind().to_string()),
                 ("nca.model".to_string(), grow.model.display().to_string()),
                 ("nca.step".to_string(), grow.steps.to_string()),
                 ("nca.seed".to_string(), grow.seed.to_string()),
@@ -421,17 +531,24 @@ fn run(cli: Cli) -> Result<(), String> {
             Ok(())
         }
         Command::Render { grow, scale, out } => {
-            let grid = grow.run()?;
-            save_png(&out, &snapshot::to_rgba8(&grid, LIGHT_BACKGROUND, scale))?;
+            if !(1..=64).contains(&scale) {
+                return Err(format!("--scale {scale} is outside 1..=64 pixels per cell"));
+            }
+            let (weights, grid) = grow.run()?;
+            let picture = crate::model::display::render(weights.kind(), &grid, View::Natural, &DisplayStyle::default(), scale);
+            save_png(&out, &picture)?;
             println!("{}: {}×{} cells after {} steps", out.display(), grid.width, grid.height, grow.steps);
             Ok(())
         }
         Command::Bench(args) => bench::run(args),
         Command::Train { kind: TrainKind::Growing(args) } => train::run(args),
+        Command::Eval { kind: EvalKind::Mnist { model, mnist, digits, seed, backend, plot, magnitudes } } => {
+            eval_mnist(&model, mnist, digits, seed, backend, plot, magnitudes)
+        }
         Command::Eval { kind: EvalKind::Growing { model, target, seeds, strip } } => {
             use crate::model::{eval, target::Target};
             let weights = load(&model)?;
-            let NcaWeights::Growing(w) = &weights;
+            let w = weights.expect_growing().map_err(|e| format!("{}: {e} (use `nca eval mnist` for MNIST models)", model.display()))?;
             let target_path = target_of(&model, &w.spec.target, target)?;
             let target = Target::load(&target_path, 40, 16).map_err(|e| e.to_string())?;
             let report = eval::evaluate(w, &target, seeds).ok_or_else(|| {
@@ -469,22 +586,100 @@ fn check_size(size: u32) -> Result<(), String> {
     }
 }
 
-/// Grows `weights` from a centred seed for `steps` steps on the chosen backend.
-pub fn grow(weights: &NcaWeights, size: u32, seed: u32, steps: u32, rotation: f32, backend: Backend) -> Result<Grid, String> {
-    check_size(size)?;
-    let start = Grid::seeded(size as usize, size as usize, weights.channels());
+/// Runs `weights` from `start` for `steps` steps on the chosen backend.
+pub fn simulate(weights: &NcaWeights, start: &Grid, seed: u32, steps: u32, rotation: f32, backend: Backend) -> Result<Grid, String> {
+    if !rotation.is_finite() {
+        return Err(format!("--rotation {rotation} is not a number of degrees"));
+    }
     match backend {
         Backend::Cpu => {
-            let NcaWeights::Growing(w) = weights;
-            let mut grid = start;
-            cpu::run(w, &mut grid, seed, 0, steps, &SobelPair::rotated_degrees(rotation));
+            let mut grid = start.clone();
+            reference::run(&[weights], &mut grid, seed, 0, steps, &SobelPair::rotated_degrees(rotation))?;
             Ok(grid)
         }
         Backend::Gpu => {
             let mut gpu = HeadlessGpu::new().map_err(|e| e.to_string())?;
-            gpu.simulate(weights, &start, seed, 0, steps, rotation).map_err(|e| e.to_string())
+            gpu.simulate(weights, start, seed, 0, steps, rotation).map_err(|e| e.to_string())
         }
     }
+}
+
+/// Grows a growing model from a centred seed (kept for the tools and tests that grow one).
+pub fn grow(weights: &NcaWeights, size: u32, seed: u32, steps: u32, rotation: f32, backend: Backend) -> Result<Grid, String> {
+    check_size(size)?;
+    simulate(weights, &Grid::seeded(size as usize, size as usize, weights.channels()), seed, steps, rotation, backend)
+}
+
+/// Whether `view` exists for `kind`.
+fn check_view(view: View, kind: ModelKind) -> Result<(), String> {
+    if kind.views().contains(&view) {
+        return Ok(());
+    }
+    let range = &kind.layout().viewable;
+    Err(format!("--view channel:{}: a {kind} model's channel view shows channels {}–{}", view.channel(), range.start, range.end - 1))
+}
+
+/// `nca eval mnist`.
+fn eval_mnist(model: &Path, mnist_dir: Option<PathBuf>, digits: Option<usize>, seed: u32, backend: Backend, plot: Option<PathBuf>, magnitudes: bool) -> Result<(), String> {
+    use crate::model::idx::{Digits, Split, default_dir};
+    use crate::model::mnist_eval::{CpuEval, EvalOptions, evaluate};
+    let weights = load(model)?;
+    let w = weights.expect_mnist().map_err(|e| format!("{}: {e} (use `nca eval growing` for growing models)", model.display()))?;
+    if digits == Some(0) {
+        return Err("--digits 0: nothing to evaluate".into());
+    }
+    let dir = mnist_dir.unwrap_or_else(default_dir);
+    let test = Digits::load(&dir, Split::Test).map_err(|e| e.to_string())?;
+    let options = EvalOptions { digits: digits.unwrap_or(test.len()), seed, magnitudes };
+    let started = std::time::Instant::now();
+    let progress = |done: usize, total: usize| eprint!("\r{done}/{total} digits, {:.0} s", started.elapsed().as_secs_f64());
+    let report = match backend {
+        Backend::Cpu => evaluate(&mut CpuEval::new(vec![w], seed), &test, &options, progress)?,
+        Backend::Gpu => {
+            let mut gpu = crate::app::headless::GpuEval::new(weights.clone(), seed).map_err(|e| e.to_string())?;
+            evaluate(&mut gpu, &test, &options, progress)?
+        }
+    };
+    eprintln!();
+    let seconds = started.elapsed().as_secs_f64();
+    let mut json = report.to_json();
+    json["model"] = serde_json::json!(model.display().to_string());
+    json["backend"] = serde_json::json!(format!("{backend:?}").to_lowercase());
+    json["seconds"] = serde_json::json!((seconds * 10.0).round() / 10.0);
+    if let Some(path) = plot {
+        save_png_rgb(&path, &eval_plot(&report))?;
+        json["plot"] = serde_json::json!(path.display().to_string());
+    }
+    println!("{}", serde_json::to_string_pretty(&json).expect("JSON of numbers and strings"));
+    Ok(())
+}
+
+/// The paper's figures: accuracy and total agreement over the 400 steps (and the magnitudes,
+/// if recorded), the mutation marked.
+pub fn eval_plot(report: &crate::model::mnist_eval::EvalReport) -> image::RgbImage {
+    use crate::plot::{Panel, render_curves};
+    let blue = [20, 60, 160];
+    let mut panels = vec![
+        Panel { title: "accuracy (%)", curves: vec![(&report.accuracy, blue)], min: 0.0, max: 100.0 },
+        Panel { title: "total agreement (%)", curves: vec![(&report.agreement, blue)], min: 0.0, max: 100.0 },
+    ];
+    if !report.state_magnitude.is_empty() {
+        let max = report.state_magnitude.iter().chain(&report.update_magnitude).copied().fold(0.0, f64::max) * 1.05;
+        panels.push(Panel {
+            title: "mean |state| and mean |update|",
+            curves: vec![(&report.state_magnitude, blue), (&report.update_magnitude, [160, 190, 240])],
+            min: 0.0,
+            max: max.max(1e-6),
+        });
+    }
+    render_curves(&panels, Some(crate::model::mnist_eval::PHASE_STEPS as usize))
+}
+
+fn save_png_rgb(path: &Path, image: &image::RgbImage) -> Result<(), String> {
+    if let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty()) {
+        std::fs::create_dir_all(dir).map_err(|e| format!("{}: {e}", dir.display()))?;
+    }
+    image.save(path).map_err(|e| format!("{}: cannot write PNG ({e})", path.display()))
 }
 
 fn save_png(path: &Path, image: &image::RgbaImage) -> Result<(), String> {
