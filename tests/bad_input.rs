@@ -37,6 +37,17 @@ fn growing_tensors() -> Vec<(&'static str, Vec<usize>, Vec<f32>)> {
     ]
 }
 
+fn mnist_tensors() -> Vec<(&'static str, Vec<usize>, Vec<f32>)> {
+    vec![
+        ("conv_w", vec![3, 3, 20, 80], vec![0.0; 3 * 3 * 20 * 80]),
+        ("conv_b", vec![80], vec![0.0; 80]),
+        ("w1", vec![80, 80], vec![0.0; 80 * 80]),
+        ("b1", vec![80], vec![0.0; 80]),
+        ("w2", vec![80, 19], vec![0.0; 80 * 19]),
+        ("b2", vec![19], vec![0.0; 19]),
+    ]
+}
+
 struct Case {
     name: &'static str,
     bytes: Vec<u8>,
@@ -52,7 +63,18 @@ fn cases() -> Vec<Case> {
     nan[2].2[37] = f32::NAN;
     let mut missing = growing_tensors();
     missing.pop();
+    let mnist_ok = custom(&mnist_tensors(), &[("nca.kind", "mnist")]);
+    let mut mnist_wrong_shape = mnist_tensors();
+    mnist_wrong_shape[0] = ("conv_w", vec![3, 3, 16, 80], vec![0.0; 3 * 3 * 16 * 80]);
+    let mut mnist_missing = mnist_tensors();
+    mnist_missing.remove(2);
     vec![
+        Case { name: "mnist-truncated", bytes: mnist_ok[..mnist_ok.len() - 40].to_vec(), expect: "not a valid safetensors" },
+        Case { name: "mnist-wrong-shape", bytes: custom(&mnist_wrong_shape, &[("nca.kind", "mnist")]), expect: "tensor 'conv_w' has shape [3, 3, 16, 80], expected [3, 3, 20, 80]" },
+        Case { name: "mnist-missing-tensor", bytes: custom(&mnist_missing, &[("nca.kind", "mnist")]), expect: "missing tensor 'w1'" },
+        Case { name: "mnist-tensors-as-growing", bytes: custom(&mnist_tensors(), &[("nca.kind", "growing")]), expect: "tensor 'w1' has shape [80, 80], expected [48, 128]" },
+        Case { name: "growing-tensors-as-mnist", bytes: custom(&growing_tensors(), &[("nca.kind", "mnist")]), expect: "missing tensor 'conv_w'" },
+        Case { name: "newer-format", bytes: custom(&growing_tensors(), &[("nca.kind", "growing"), ("nca.format", "999")]), expect: "nca.format is '999'" },
         Case { name: "truncated", bytes: ok[..ok.len() / 2].to_vec(), expect: "not a valid safetensors" },
         Case { name: "empty", bytes: Vec::new(), expect: "not a model file" },
         Case { name: "wrong-shape", bytes: custom(&wrong_shape, &[("nca.kind", "growing")]), expect: "tensor 'w1' has shape [48, 64], expected [48, 128]" },

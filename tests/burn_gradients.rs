@@ -4,7 +4,7 @@ use burn::backend::{Autodiff, NdArray};
 use burn::prelude::*;
 use nca_sandbox::cli::bench::{alive_grid, bench_weights};
 use nca_sandbox::model::perception::SobelPair;
-use nca_sandbox::model::{NcaWeights, fire};
+use nca_sandbox::model::fire;
 use nca_sandbox::train::model::ActiveBatch;
 use nca_sandbox::train::{GrowingNca, fire_mask};
 
@@ -56,7 +56,7 @@ fn active_cell_gradients_match_finite_differences() {
 }
 
 fn gradients_match_finite_differences_on(active: bool) {
-    let NcaWeights::Growing(weights) = bench_weights();
+    let weights = bench_weights().expect_growing().unwrap().clone();
     let device = Default::default();
     let module = GrowingNca::<Diff>::from_weights(&weights, &device);
     let grads = rollout_loss(&module, active, &device).backward();

@@ -37,7 +37,7 @@ enum Path {
 const PATHS: [Path; 2] = [Path::Dense, Path::Active];
 
 fn burn_run_on(path: Path, weights: &NcaWeights, start: &[&Grid], seeds: &[u32], first: u32, steps: u32, sobel: &SobelPair) -> Vec<Grid> {
-    let NcaWeights::Growing(w) = weights;
+    let w = weights.expect_growing().unwrap();
     let device = Default::default();
     let module = GrowingNca::<B>::from_weights(w, &device);
     let (h, wd) = (start[0].height, start[0].width);
@@ -64,7 +64,7 @@ fn burn_run(weights: &NcaWeights, start: &[&Grid], seeds: &[u32], first: u32, st
 }
 
 fn cpu_run(weights: &NcaWeights, grid: &Grid, seed: u32, first: u32, steps: u32, sobel: &SobelPair) -> Grid {
-    let NcaWeights::Growing(w) = weights;
+    let w = weights.expect_growing().unwrap();
     let mut g = grid.clone();
     cpu::run(w, &mut g, seed, first, steps, sobel);
     g
@@ -72,7 +72,7 @@ fn cpu_run(weights: &NcaWeights, grid: &Grid, seed: u32, first: u32, steps: u32,
 
 #[test]
 fn weights_round_trip_through_the_module_bit_exactly() {
-    let NcaWeights::Growing(w) = lizard();
+    let w = lizard().expect_growing().unwrap().clone();
     let module = GrowingNca::<B>::from_weights(&w, &Default::default());
     let back = module.to_weights(w.spec.clone());
     assert_eq!((back.w1, back.b1, back.w2, back.b2), (w.w1.clone(), w.b1.clone(), w.w2.clone(), w.b2.clone()));

@@ -8,7 +8,7 @@ use nca_sandbox::model::target::Target;
 use nca_sandbox::model::{Grid, NcaWeights, cpu};
 
 fn grow(weights: &NcaWeights, steps: u32, sobel: &SobelPair) -> Grid {
-    let NcaWeights::Growing(w) = weights;
+    let w = weights.expect_growing().unwrap();
     let mut g = Grid::seeded(72, 72, 16);
     cpu::run(w, &mut g, 0, 0, steps, sobel);
     g
@@ -18,7 +18,7 @@ fn grow(weights: &NcaWeights, steps: u32, sobel: &SobelPair) -> Grid {
 fn imported_lizard_grows_into_its_target_on_the_cpu() {
     let liz = lizard();
     common::assert_lizard_matches_target("cpu", |seed| {
-        let NcaWeights::Growing(w) = &liz;
+        let w = &liz.expect_growing().unwrap();
         let mut g = Grid::seeded(72, 72, 16);
         cpu::run(w, &mut g, seed, 0, 200, &SobelPair::default());
         g

@@ -14,7 +14,7 @@ fn every_distill_webgl_model_imports() {
     for entry in std::fs::read_dir(&dir).unwrap() {
         let path = entry.unwrap().path();
         let weights = import::load_model_file(&path).unwrap_or_else(|e| panic!("{e}"));
-        let NcaWeights::Growing(w) = &weights;
+        let w = &weights.expect_growing().unwrap();
         let name = path.file_stem().unwrap().to_str().unwrap();
         let expected_mode = match &name[..3] {
             "ex1" => GrowingMode::Growing,
@@ -32,7 +32,7 @@ fn every_distill_webgl_model_imports() {
 
 #[test]
 fn webgl_lizard_decodes_known_values() {
-    let NcaWeights::Growing(w) = lizard();
+    let w = lizard().expect_growing().unwrap().clone();
     assert_eq!(w.spec.target, "lizard");
     assert_eq!(w.spec.mode, GrowingMode::Regenerating);
     // The two scales from the file bound every decoded value.
@@ -49,13 +49,13 @@ fn tfjs_graph_models_import_with_filter_major_reorder() {
         let path = reference(&format!("weights/growing_ca_float/{name}"));
         let bytes = std::fs::read(&path).unwrap();
         assert_eq!(import::sniff(&bytes), Some(SourceFormat::TfjsGraph));
-        let NcaWeights::Growing(w) = import::load_model_file(&path).unwrap();
+        let w = import::load_model_file(&path).unwrap().expect_growing().unwrap().clone();
         assert!(w.w1.iter().all(|v| v.is_finite()));
         assert!(w.w2.iter().any(|&v| v != 0.0));
     }
     // Identity inputs of the alpha channel (row 3) must come from TF's row 3·3 + 0 = 9.
     let raw = std::fs::read(reference("weights/growing_ca_float/lizard_regenerating_run0_tfjs_graph.json")).unwrap();
-    let NcaWeights::Growing(w) = import::load_model_bytes(&raw, "lizard_regenerating").unwrap();
+    let w = import::load_model_bytes(&raw, "lizard_regenerating").unwrap().expect_growing().unwrap().clone();
     let json: serde_json::Value = serde_json::from_slice(&raw).unwrap();
     let node = json["modelTopology"]["node"]
         .as_array()
@@ -86,7 +86,7 @@ fn imported_model_round_trips_through_safetensors_bit_exactly() {
     weights.save(&path).unwrap();
     let back = NcaWeights::load(&path).unwrap();
     assert_eq!(back, weights);
-    let NcaWeights::Growing(w) = back;
+    let w = back.expect_growing().unwrap().clone();
     assert!(w.provenance.get("nca.source").is_some_and(|s| s.contains("WebGL")));
 }
 
@@ -99,7 +99,7 @@ fn import_cli_writes_a_loadable_model() {
         .output()
         .unwrap();
     assert!(status.status.success(), "{}", String::from_utf8_lossy(&status.stderr));
-    let NcaWeights::Growing(w) = NcaWeights::load(&out).unwrap();
+    let w = NcaWeights::load(&out).unwrap().expect_growing().unwrap().clone();
     assert_eq!(w.spec.mode, GrowingMode::Persistent);
 }
 

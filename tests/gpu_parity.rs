@@ -10,10 +10,10 @@ use nca_sandbox::app::headless::HeadlessGpu;
 use nca_sandbox::cli::bench::{alive_grid, bench_weights};
 use nca_sandbox::model::grid::Edit;
 use nca_sandbox::model::perception::SobelPair;
-use nca_sandbox::model::{Grid, NcaWeights, cpu};
+use nca_sandbox::model::{Grid, ModelKind, NcaWeights, cpu, mnist};
 
 fn cpu_run(weights: &NcaWeights, grid: &Grid, seed: u32, first: u32, steps: u32, degrees: f32) -> Grid {
-    let NcaWeights::Growing(w) = weights;
+    let w = weights.expect_growing().unwrap();
     let mut g = grid.clone();
     cpu::run(w, &mut g, seed, first, steps, &SobelPair::rotated_degrees(degrees));
     g
@@ -83,8 +83,8 @@ fn edits_match_the_reference(gpu: &mut HeadlessGpu) {
         Edit::EraseRect { min: [5, 50], max: [9, 200] },
     ];
     for edit in &edits {
-        gpu.edit(entity, *edit);
-        expected.apply(edit);
+        gpu.edit(entity, edit.clone());
+        ModelKind::Growing.apply_edit(&mut expected, edit);
     }
     let got = gpu.read(entity).unwrap();
     assert_eq!(got.step, 80);
@@ -155,24 +155,25 @@ fn oversized_grid_is_a_clear_error(gpu: &mut HeadlessGpu) {
     assert_eq!(small.width, 16);
 }
 
-fn display_texture_shows_premultiplied_rgb_over_the_background(gpu: &mut HeadlessGpu) {
+/// Uploads `state` into a fresh grid of `weights`, lets the display pass draw it with `view` and
+/// `style`, and reads the texture back (RGBA bytes, one pixel per cell).
+fn displayed(gpu: &mut HeadlessGpu, weights: NcaWeights, state: &Grid, view: nca_sandbox::model::View, style: nca_sandbox::model::display::DisplayStyle) -> Vec<u8> {
     use bevy::prelude::*;
     use bevy::render::gpu_readback::{Readback, ReadbackComplete};
-    use nca_sandbox::model::snapshot::to_rgba8;
     use nca_sandbox::sim::GridDisplay;
-    use nca_sandbox::sim::display::{DARK_BACKGROUND, display_image};
+    use nca_sandbox::sim::display::display_image;
     use std::sync::{Arc, Mutex};
 
-    // 64 cells × 4 bytes = 256 bytes per row: no row padding in the readback.
-    let state = cpu_run(&lizard(), &Grid::seeded(64, 64, 16), 1, 0, 120, 0.0);
-    let model = gpu.add_model(lizard());
-    let entity = gpu.spawn_grid(model, 64, 64, 1);
-    gpu.upload(entity, &state, 120);
-    let image = gpu.app_mut().world_mut().resource_mut::<Assets<Image>>().add(display_image(64, 64));
+    let (width, height) = (state.width as u32, state.height as u32);
+    let model = gpu.add_model(weights);
+    let entity = gpu.spawn_grid(model, width, height, 1);
+    gpu.upload(entity, state, 0);
+    let image = gpu.app_mut().world_mut().resource_mut::<Assets<Image>>().add(display_image(width, height));
     gpu.app_mut().world_mut().entity_mut(entity).insert(GridDisplay {
         image: image.clone(),
-        background: DARK_BACKGROUND,
-        view_channel: 0,
+        background: style.background,
+        view,
+        hue_degrees: style.hue_degrees,
     });
     let pixels: Arc<Mutex<Option<Vec<u8>>>> = Arc::default();
     let slot = pixels.clone();
@@ -193,8 +194,19 @@ fn display_texture_shows_premultiplied_rgb_over_the_background(gpu: &mut Headles
     }
     gpu.app_mut().world_mut().despawn(reader);
     gpu.app_mut().world_mut().despawn(entity);
-    let got = pixels.lock().unwrap().take().expect("display texture readback never arrived");
-    let expected = to_rgba8(&state, DARK_BACKGROUND, 1).into_raw();
+    pixels.lock().unwrap().take().expect("display texture readback never arrived")
+}
+
+fn display_texture_shows_premultiplied_rgb_over_the_background(gpu: &mut HeadlessGpu) {
+    use nca_sandbox::model::View;
+    use nca_sandbox::model::display::{DisplayStyle, render};
+    use nca_sandbox::sim::display::DARK_BACKGROUND;
+
+    // 64 cells × 4 bytes = 256 bytes per row: no row padding in the readback.
+    let state = cpu_run(&lizard(), &Grid::seeded(64, 64, 16), 1, 0, 120, 0.0);
+    let style = DisplayStyle { background: DARK_BACKGROUND, hue_degrees: 0.0 };
+    let got = displayed(gpu, lizard(), &state, View::Natural, style);
+    let expected = render(ModelKind::Growing, &state, View::Natural, &style, 1).into_raw();
     assert_eq!(got.len(), expected.len());
     let worst = got.iter().zip(&expected).map(|(a, b)| a.abs_diff(*b)).max().unwrap();
     assert!(worst <= 1, "display texture differs from background·(1−a) + rgb by {worst}/255");
@@ -202,16 +214,40 @@ fn display_texture_shows_premultiplied_rgb_over_the_background(gpu: &mut Headles
     assert!(lit > 300, "the picture should show the lizard ({lit} green cells)");
 }
 
+fn mnist_display_shows_each_vote_in_its_class_colour(gpu: &mut HeadlessGpu) {
+    use nca_sandbox::model::View;
+    use nca_sandbox::model::display::{DisplayStyle, render};
+    // Four digits settled for 60 steps, in a 64×64 corner of a bigger tiling: rows of 256 bytes.
+    let settled = common::settled_digits(4, 60);
+    let mut state = Grid::new(64, 64, mnist::CHANNELS);
+    for y in 0..57 {
+        for x in 0..57 {
+            state.cell_mut(x, y).copy_from_slice(settled.cell(x, y));
+        }
+    }
+    for (view, hue) in [(View::Natural, 0.0), (View::Natural, 140.0), (View::Channel(15), 0.0), (View::Species, 0.0)] {
+        let style = DisplayStyle { background: [1.0, 1.0, 1.0], hue_degrees: hue };
+        let got = displayed(gpu, NcaWeights::Mnist(common::mnist_model()), &state, view, style);
+        let expected = render(ModelKind::Mnist, &state, view, &style, 1);
+        let worst = got.iter().zip(expected.as_raw()).map(|(a, b)| a.abs_diff(*b)).max().unwrap();
+        assert!(worst <= 1, "{view:?} at hue {hue}: the MNIST display differs from the CPU picture by {worst}/255");
+        if let Ok(dir) = std::env::var("NCA_TEST_PICTURES") {
+            let picture = image::RgbaImage::from_raw(64, 64, got).unwrap();
+            picture.save(format!("{dir}/mnist_display_{view:?}_{hue}.png").replace(['(', ')'], "")).unwrap();
+        }
+    }
+}
+
 fn two_species_share_a_grid(gpu: &mut HeadlessGpu) {
     use nca_sandbox::model::import;
     use nca_sandbox::sim::CaGrid;
     let liz = lizard();
     let ladybug = import::load_model_file(common::reference("weights/growing_ca_webgl8/ex3_1f41e.json")).unwrap();
-    let (NcaWeights::Growing(a), NcaWeights::Growing(b)) = (&liz, &ladybug);
+    let (a, b) = (liz.expect_growing().unwrap(), ladybug.expect_growing().unwrap());
     // The lizard from the centre seed, a ladybug seed planted to its right: they meet.
     let plant = Edit::PlantSeed { x: 80, y: 32, species: 1 };
     let mut expected = Grid::seeded(96, 64, 16);
-    expected.apply(&plant);
+    ModelKind::Growing.apply_edit(&mut expected, &plant);
     cpu::run_species(&[a, b], &mut expected, 4, 0, 150, &SobelPair::default());
 
     let lizard_model = gpu.add_model(liz.clone());
@@ -219,7 +255,7 @@ fn two_species_share_a_grid(gpu: &mut HeadlessGpu) {
     let entity = gpu.spawn_grid(lizard_model, 96, 64, 4);
     let species = gpu.app_mut().world_mut().get_mut::<CaGrid>(entity).unwrap().species_of(&ladybug_model);
     assert_eq!(species, 1);
-    gpu.edit(entity, plant);
+    gpu.edit(entity, plant.clone());
     gpu.run(entity, 150, 16);
     let got = gpu.read(entity).unwrap().grid;
     gpu.app_mut().world_mut().despawn(entity);
@@ -233,9 +269,106 @@ fn two_species_share_a_grid(gpu: &mut HeadlessGpu) {
     assert!(lizards > 200 && ladybugs > 200, "both species must grow: {lizards} lizard cells, {ladybugs} ladybug cells");
     // The ladybug's cells really ran the ladybug's weights: a lizard-only grid differs there.
     let mut lizard_only = Grid::seeded(96, 64, 16);
-    lizard_only.apply(&plant);
+    ModelKind::Growing.apply_edit(&mut lizard_only, &plant);
     cpu::run_species(&[a], &mut lizard_only, 4, 0, 150, &SobelPair::default());
     assert_ne!(lizard_only.data, got.data);
+}
+
+fn mnist_one_step_from_the_same_state(gpu: &mut HeadlessGpu) {
+    let w = common::mnist_model();
+    let state = common::settled_digits(9, 25);
+    let mut expected = state.clone();
+    mnist::step(&w, &mut expected, 11, 25);
+    let got = gpu.simulate(&NcaWeights::Mnist(w), &state, 11, 25, 1, 0.0).unwrap();
+    let (max, _) = diff(&got.data, &expected.data);
+    assert!(max <= 1e-5, "one MNIST GPU step differs from the CPU by {max:e}");
+    assert_ne!(expected.data, state.data, "the step changed nothing, the check would be vacuous");
+    let grey = |g: &Grid| g.data.iter().step_by(mnist::CHANNELS).copied().collect::<Vec<_>>();
+    assert_eq!(grey(&got), grey(&state), "grey is never written");
+}
+
+fn mnist_hundred_steps_on_test_digits(gpu: &mut HeadlessGpu) {
+    let w = common::mnist_model();
+    let start = common::settled_digits(4, 0);
+    let mut expected = start.clone();
+    mnist::run_species(&[&w], &mut expected, 2, 0, 100);
+    let got = gpu.simulate(&NcaWeights::Mnist(w), &start, 2, 0, 100, 0.0).unwrap();
+    let (max, mean) = diff(&got.data, &expected.data);
+    assert!(mean <= 1e-3, "mean abs diff after 100 MNIST steps {mean:e} (max {max:e})");
+    let (mut alive, mut sevens) = (0, 0);
+    for (a, b) in got.data.chunks_exact(mnist::CHANNELS).zip(expected.data.chunks_exact(mnist::CHANNELS)) {
+        let (la, lb) = (mnist::cell_label(a), mnist::cell_label(b));
+        assert_eq!(la, lb, "a living cell's vote differs between GPU and CPU after 100 steps");
+        alive += usize::from(lb.alive);
+        sevens += usize::from(lb.alive && lb.class == 7);
+    }
+    assert!(alive > 300 && sevens > 50, "{alive} living cells, {sevens} for the first digit's 7");
+}
+
+fn mnist_species_follow_the_mixed_rule(gpu: &mut HeadlessGpu) {
+    use nca_sandbox::model::import::Pick;
+    let (base, adversary) = (common::adversarial(Pick::Main), common::adversarial(Pick::Adversary));
+    let mut start = common::settled_digits(4, 10);
+    for (i, s) in start.species.iter_mut().enumerate() {
+        *s = u32::from(nca_sandbox::model::fire::pcg(i as u32).is_multiple_of(10));
+    }
+    let mut expected = start.clone();
+    mnist::run_species(&[&base, &adversary], &mut expected, 6, 10, 30);
+    let got = gpu.simulate_species(&[NcaWeights::Mnist(base.clone()), NcaWeights::Mnist(adversary)], &start, 6, 10, 30, 0.0).unwrap();
+    let (max, mean) = diff(&got.data, &expected.data);
+    assert!(mean <= 1e-4 && max <= 1e-2, "base + adversary: mean {mean:e}, max {max:e}");
+    assert_eq!(got.species, start.species, "MNIST species never spread");
+    let mut base_only = start.clone();
+    mnist::run_species(&[&base], &mut base_only, 6, 10, 30);
+    let (max_apart, _) = diff(&base_only.data, &expected.data);
+    assert!(max_apart > 0.1, "the adversary's cells must run its own weights");
+}
+
+fn mnist_edits_are_bit_identical(gpu: &mut HeadlessGpu) {
+    use nca_sandbox::model::grid::GreyImage;
+    let w = NcaWeights::Mnist(common::mnist_model());
+    let mut expected = common::settled_digits(4, 15);
+    let model = gpu.add_model(w);
+    let entity = gpu.spawn_grid(model, expected.width as u32, expected.height as u32, 1);
+    gpu.upload(entity, &expected, 15);
+    let test = common::test_digits();
+    let image = |i: usize| test.image(i).iter().map(|&v| v as f32 / 255.0).collect::<Vec<f32>>();
+    let edits = [
+        Edit::Draw { center: [10.3, 7.8], radius: 2.5, species: 0 },
+        Edit::Draw { center: [40.0, 40.0], radius: 1.5, species: 2 },
+        Edit::Draw { center: [0.2, 56.5], radius: 3.0, species: 1 },
+        Edit::PlaceImage(GreyImage { origin: [29, 0], width: 28, height: 28, grey: image(9).into() }),
+        Edit::PlaceImage(GreyImage { origin: [-5, 40], width: 28, height: 28, grey: image(3).into() }),
+        Edit::EraseDisc { center: [20.0, 20.0], radius: 4.0 },
+        Edit::PaintSpecies { center: [45.0, 12.0], radius: 6.0, species: 1 },
+        Edit::EraseRect { min: [50, 50], max: [57, 200] },
+        Edit::PlantSeed { x: 3, y: 3, species: 0 },
+    ];
+    for edit in &edits {
+        gpu.edit(entity, edit.clone());
+        ModelKind::Mnist.apply_edit(&mut expected, edit);
+    }
+    let got = gpu.read(entity).unwrap();
+    assert_eq!(got.grid.data, expected.data, "GPU MNIST edits differ from the CPU's");
+    assert_eq!(got.grid.species, expected.species, "GPU MNIST edits set other species than the CPU's");
+    let labels = gpu.read_labels(entity).unwrap().labels;
+    assert_eq!(labels, ModelKind::Mnist.labels(&expected), "the labels pass differs from the CPU's labels");
+    gpu.edit(entity, Edit::Clear);
+    assert!(gpu.read(entity).unwrap().grid.data.iter().all(|&v| v == 0.0));
+    gpu.app_mut().world_mut().despawn(entity);
+}
+
+fn a_model_of_another_kind_restarts_the_grid(gpu: &mut HeadlessGpu) {
+    use nca_sandbox::sim::CaGrid;
+    let lizard_model = gpu.add_model(lizard());
+    let entity = gpu.spawn_grid(lizard_model, 40, 30, 1);
+    gpu.run(entity, 20, 10);
+    let digits = gpu.add_model(NcaWeights::Mnist(common::mnist_model()));
+    gpu.app_mut().world_mut().get_mut::<CaGrid>(entity).unwrap().model = digits;
+    let got = gpu.read(entity).unwrap();
+    assert_eq!((got.grid.channels, got.step), (mnist::CHANNELS, 0));
+    assert!(got.grid.data.iter().all(|&v| v == 0.0), "an MNIST grid starts as an empty canvas");
+    gpu.app_mut().world_mut().despawn(entity);
 }
 
 #[test]
@@ -243,7 +376,13 @@ fn gpu_step_matches_cpu_reference() {
     let mut gpu = HeadlessGpu::new().unwrap_or_else(|e| panic!("GPU unavailable: {e}"));
     eprintln!("adapter: {}", gpu.adapter);
     type Check = fn(&mut HeadlessGpu);
-    let checks: [(&str, Check); 11] = [
+    let checks: [(&str, Check); 17] = [
+        ("mnist: the display shows each vote in its class colour", mnist_display_shows_each_vote_in_its_class_colour),
+        ("mnist: one step from the same state", mnist_one_step_from_the_same_state),
+        ("mnist: 100 steps on test digits", mnist_hundred_steps_on_test_digits),
+        ("mnist: species follow the mixed rule", mnist_species_follow_the_mixed_rule),
+        ("mnist: edits are bit-identical", mnist_edits_are_bit_identical),
+        ("a model of another kind restarts the grid", a_model_of_another_kind_restarts_the_grid),
         ("two species share a grid", two_species_share_a_grid),
         ("display texture shows premultiplied RGB over the background", display_texture_shows_premultiplied_rgb_over_the_background),
         ("resize restarts from a seed", resize_restarts_from_a_seed),

@@ -47,7 +47,8 @@ impl Sandbox {
                 speed: Speed::One,
                 seed: 3,
                 plant: Vec::new(),
-                view: nca_sandbox::scene::ViewMode::Rgb,
+                start_edits: Vec::new(),
+                view: nca_sandbox::model::View::Natural,
                 dark_background: false,
                 kiosk: false,
                 frames: None,
@@ -90,7 +91,7 @@ impl Sandbox {
     fn read(&mut self) -> Grid {
         let entity = self.grid();
         let id = next_readback_id();
-        self.app.world_mut().entity_mut(entity).insert(ReadbackRequest { id: Some(id) });
+        self.app.world_mut().entity_mut(entity).insert(ReadbackRequest { id: Some(id), ..Default::default() });
         let mut out = None;
         self.until("a readback arrives", |app| {
             out = app.world_mut().resource_mut::<GridSnapshots>().take(id);
@@ -251,7 +252,7 @@ fn species_brush_plants_another_species(s: &mut Sandbox) {
     s.playback().single_steps = 40;
     s.update();
     let got = s.read();
-    let (NcaWeights::Growing(a), NcaWeights::Growing(b)) = (lizard(), ladybug);
+    let (a, b) = (lizard().expect_growing().unwrap().clone(), ladybug.expect_growing().unwrap().clone());
     let mut expected = start.clone();
     cpu::run_species(&[&a, &b], &mut expected, 3, step, 40, &SobelPair::default());
     let (max, mean) = diff(&got.data, &expected.data);
@@ -354,6 +355,73 @@ fn kiosk_starts_over_when_nothing_lives_and_after_idling(s: &mut Sandbox) {
     s.app.world_mut().insert_resource(KioskSettings::default());
 }
 
+fn an_mnist_model_gets_a_canvas_the_pen_and_the_adversary(s: &mut Sandbox) {
+    use nca_sandbox::model::import::Pick;
+    use nca_sandbox::model::mnist;
+    let open = |s: &mut Sandbox, name: &str, weights: NcaWeights| {
+        let file = s._dir.path().join(name);
+        weights.save(&file).unwrap();
+        let server = s.app.world().resource::<AssetServer>().clone();
+        let handle = s.app.world_mut().resource_mut::<ModelLibrary>().open(&file, &server);
+        s.until("the model loads", |app| app.world().resource::<Assets<NcaModel>>().contains(&handle));
+        handle
+    };
+    let digits = open(s, "mnist.safetensors", NcaWeights::Mnist(common::mnist_model()));
+    let adversary = open(s, "adversary.safetensors", NcaWeights::Mnist(common::adversarial(Pick::Adversary)));
+    s.app.world_mut().write_message(SceneCommand::SetModel(digits));
+    s.update();
+    s.playback().paused = true;
+    let canvas = s.read();
+    assert_eq!(canvas.channels, mnist::CHANNELS, "the grid became an MNIST grid");
+    assert!(canvas.data.iter().all(|&v| v == 0.0), "an MNIST grid starts as an empty canvas");
+
+    // One fast stroke: a press, a single move 30 cells away, a release. The pen fills the gap.
+    s.app.world_mut().resource_mut::<ToolSettings>().tool = Tool::Draw;
+    s.app.world_mut().resource_mut::<ToolSettings>().pen_radius = 2.0;
+    let entity = s.grid();
+    let world = |s: &Sandbox, cell: Vec2| {
+        let w = s.app.world();
+        cell_to_world(w.get::<CaGrid>(entity).unwrap(), w.get::<GlobalTransform>(entity).unwrap(), cell)
+    };
+    let (from, to) = (world(s, Vec2::new(30.5, 40.5)), world(s, Vec2::new(60.5, 40.5)));
+    for (phase, at) in [(PointerPhase::Pressed, from), (PointerPhase::Moved, to), (PointerPhase::Released, to)] {
+        s.app.world_mut().write_message(PointerInput { pointer: 0, phase, world: at });
+    }
+    s.update();
+    let drawn = s.read();
+    for x in 30..=60 {
+        assert!(drawn.cell(x, 40)[mnist::GREY] > 0.9, "the stroke left a gap at ({x}, 40)");
+    }
+    assert_eq!(drawn.cell(45, 45)[mnist::GREY], 0.0, "the pen stays within its radius");
+
+    // The species tool turns cells into the adversary; the models' kinds must match.
+    {
+        let mut tools = s.app.world_mut().resource_mut::<ToolSettings>();
+        tools.tool = Tool::Species;
+        tools.species_model = Some(adversary);
+    }
+    s.click(Vec2::new(35.5, 40.5), 1);
+    let painted = s.read();
+    assert_eq!(painted.species[40 * 96 + 35], 1, "the adversary took the cell");
+    assert_eq!(painted.cell(35, 40), drawn.cell(35, 40), "painting a species leaves the state alone");
+    let lizard_handle = s.app.world().resource::<ModelLibrary>().entries.iter().find(|e| e.path.ends_with("lizard.safetensors")).map(|e| e.handle.clone());
+    if let Some(lizard_handle) = lizard_handle {
+        s.app.world_mut().resource_mut::<ToolSettings>().species_model = Some(lizard_handle);
+        s.click(Vec2::new(50.5, 40.5), 1);
+        assert!(
+            s.app.world().resource::<ModelLibrary>().messages.iter().any(|m| m.is_error && m.text.contains("cannot share")),
+            "a growing species on an MNIST grid is refused with a message"
+        );
+    }
+
+    // The cells decide: after some steps the stroke's living cells have class scores.
+    s.playback().single_steps = 30;
+    s.update();
+    let decided = s.read();
+    let scored = (30..=60).filter(|&x| decided.cell(x, 40)[mnist::CLASS_SCORES].iter().any(|&v| v != 0.0)).count();
+    assert!(scored > 25, "only {scored} cells of the stroke have class scores after 30 steps");
+}
+
 /// Writes a file so its modification time visibly changes (coarse file-system clocks).
 fn write_later(path: &Path, bytes: &[u8]) {
     std::thread::sleep(Duration::from_millis(20));
@@ -368,7 +436,7 @@ fn write_later(path: &Path, bytes: &[u8]) {
 fn sandbox_tools_transport_species_and_reload() {
     let mut s = Sandbox::new();
     type Check = fn(&mut Sandbox);
-    let checks: [(&str, Check); 7] = [
+    let checks: [(&str, Check); 8] = [
         ("kiosk: starts over when nothing lives and after idling", kiosk_starts_over_when_nothing_lives_and_after_idling),
         ("transport: speed and pause", transport),
         ("a click erases a disc of the brush radius", click_erases_a_disc),
@@ -376,6 +444,7 @@ fn sandbox_tools_transport_species_and_reload() {
         ("the species brush plants another species", species_brush_plants_another_species),
         ("hot reload swaps the weights and keeps the state", hot_reload_swaps_weights_and_keeps_the_state),
         ("dropping a non-model is an error", dropping_a_non_model_is_an_error),
+        ("an MNIST model gets a canvas, the pen and the adversary", an_mnist_model_gets_a_canvas_the_pen_and_the_adversary),
     ];
     for (name, check) in checks {
         eprintln!("check: {name}");

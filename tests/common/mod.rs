@@ -27,6 +27,34 @@ pub fn lizard() -> NcaWeights {
     import::load_model_file(reference("weights/growing_ca_webgl8/ex3_1f98e.json")).expect("lizard imports")
 }
 
+/// The Distill self-classifying MNIST model (TF.js graph), imported.
+pub fn mnist_model() -> nca_sandbox::model::MnistWeights {
+    let w = import::load_model_file(reference("weights/mnist_ca/mnist_ca_tfjs_graph.json")).expect("the Distill MNIST graph imports");
+    w.expect_mnist().unwrap().clone()
+}
+
+/// A model of the adversarial-reprogramming demo's data: the classifier or the adversary.
+pub fn adversarial(pick: import::Pick) -> nca_sandbox::model::MnistWeights {
+    let w = import::load_model_file_picking(reference("weights/adversarial/mnist_adversarial_data.js"), pick).expect("the adversarial data imports");
+    w.expect_mnist().unwrap().clone()
+}
+
+/// MNIST's test set from the reference folder.
+pub fn test_digits() -> nca_sandbox::model::idx::Digits {
+    nca_sandbox::model::idx::Digits::load(&reference_dir().join("mnist"), nca_sandbox::model::idx::Split::Test).expect("MNIST test set")
+}
+
+/// The first `count` test digits tiled into one grid, after `steps` steps of the published model
+/// (fire-hash seed 3): a realistic MNIST state.
+pub fn settled_digits(count: usize, steps: u32) -> nca_sandbox::model::Grid {
+    use nca_sandbox::model::{mnist, mnist_eval::Tiling};
+    let test = test_digits();
+    let images: Vec<&[u8]> = (0..count).map(|i| test.image(i)).collect();
+    let mut grid = Tiling::new(count).grid(&images);
+    mnist::run_species(&[&mnist_model()], &mut grid, 3, 0, steps);
+    grid
+}
+
 /// Max and mean absolute difference of two equally long slices.
 pub fn diff(a: &[f32], b: &[f32]) -> (f32, f32) {
     assert_eq!(a.len(), b.len());
