@@ -19,11 +19,8 @@ fn good() -> NcaWeights {
 /// A safetensors file with arbitrary tensors and metadata.
 fn custom(tensors: &[(&str, Vec<usize>, Vec<f32>)], meta: &[(&str, &str)]) -> Vec<u8> {
     let bytes: Vec<Vec<u8>> = tensors.iter().map(|(_, _, d)| f32_to_le_bytes(d)).collect();
-    let views: Vec<(&str, TensorView<'_>)> = tensors
-        .iter()
-        .zip(&bytes)
-        .map(|((n, s, _), b)| (*n, TensorView::new(safetensors::Dtype::F32, s.clone(), b).unwrap()))
-        .collect();
+    let views: Vec<(&str, TensorView<'_>)> =
+        tensors.iter().zip(&bytes).map(|((n, s, _), b)| (*n, TensorView::new(safetensors::Dtype::F32, s.clone(), b).unwrap())).collect();
     let meta: HashMap<String, String> = meta.iter().map(|(k, v)| (k.to_string(), v.to_string())).collect();
     safetensors::serialize(views, Some(meta)).unwrap()
 }
@@ -70,19 +67,47 @@ fn cases() -> Vec<Case> {
     mnist_missing.remove(2);
     vec![
         Case { name: "mnist-truncated", bytes: mnist_ok[..mnist_ok.len() - 40].to_vec(), expect: "not a valid safetensors" },
-        Case { name: "mnist-wrong-shape", bytes: custom(&mnist_wrong_shape, &[("nca.kind", "mnist")]), expect: "tensor 'conv_w' has shape [3, 3, 16, 80], expected [3, 3, 20, 80]" },
+        Case {
+            name: "mnist-wrong-shape",
+            bytes: custom(&mnist_wrong_shape, &[("nca.kind", "mnist")]),
+            expect: "tensor 'conv_w' has shape [3, 3, 16, 80], expected [3, 3, 20, 80]",
+        },
         Case { name: "mnist-missing-tensor", bytes: custom(&mnist_missing, &[("nca.kind", "mnist")]), expect: "missing tensor 'w1'" },
-        Case { name: "mnist-tensors-as-growing", bytes: custom(&mnist_tensors(), &[("nca.kind", "growing")]), expect: "tensor 'w1' has shape [80, 80], expected [48, 128]" },
-        Case { name: "growing-tensors-as-mnist", bytes: custom(&growing_tensors(), &[("nca.kind", "mnist")]), expect: "missing tensor 'conv_w'" },
-        Case { name: "newer-format", bytes: custom(&growing_tensors(), &[("nca.kind", "growing"), ("nca.format", "999")]), expect: "nca.format is '999'" },
+        Case {
+            name: "mnist-tensors-as-growing",
+            bytes: custom(&mnist_tensors(), &[("nca.kind", "growing")]),
+            expect: "tensor 'w1' has shape [80, 80], expected [48, 128]",
+        },
+        Case {
+            name: "growing-tensors-as-mnist",
+            bytes: custom(&growing_tensors(), &[("nca.kind", "mnist")]),
+            expect: "missing tensor 'conv_w'",
+        },
+        Case {
+            name: "newer-format",
+            bytes: custom(&growing_tensors(), &[("nca.kind", "growing"), ("nca.format", "999")]),
+            expect: "nca.format is '999'",
+        },
         Case { name: "truncated", bytes: ok[..ok.len() / 2].to_vec(), expect: "not a valid safetensors" },
         Case { name: "empty", bytes: Vec::new(), expect: "not a model file" },
-        Case { name: "wrong-shape", bytes: custom(&wrong_shape, &[("nca.kind", "growing")]), expect: "tensor 'w1' has shape [48, 64], expected [48, 128]" },
+        Case {
+            name: "wrong-shape",
+            bytes: custom(&wrong_shape, &[("nca.kind", "growing")]),
+            expect: "tensor 'w1' has shape [48, 64], expected [48, 128]",
+        },
         Case { name: "nan", bytes: custom(&nan, &[("nca.kind", "growing")]), expect: "tensor 'w2' holds NaN at index 37" },
-        Case { name: "wrong-kind", bytes: custom(&growing_tensors(), &[("nca.kind", "mnist-classifier")]), expect: "unknown model kind 'mnist-classifier'" },
+        Case {
+            name: "wrong-kind",
+            bytes: custom(&growing_tensors(), &[("nca.kind", "mnist-classifier")]),
+            expect: "unknown model kind 'mnist-classifier'",
+        },
         Case { name: "no-kind", bytes: custom(&growing_tensors(), &[]), expect: "no 'nca.kind'" },
         Case { name: "missing-tensor", bytes: custom(&missing, &[("nca.kind", "growing")]), expect: "missing tensor 'b2'" },
-        Case { name: "wrong-channels", bytes: custom(&growing_tensors(), &[("nca.kind", "growing"), ("nca.channels", "20")]), expect: "nca.channels is '20'" },
+        Case {
+            name: "wrong-channels",
+            bytes: custom(&growing_tensors(), &[("nca.kind", "growing"), ("nca.channels", "20")]),
+            expect: "nca.channels is '20'",
+        },
         Case { name: "not-json", bytes: b"{ this is not json".to_vec(), expect: "not JSON" },
     ]
 }
@@ -110,10 +135,9 @@ fn cli_reports_bad_models_with_one_line_and_failure() {
     let dir = tempfile::tempdir().unwrap();
     for case in cases() {
         let path = write(dir.path(), &case);
-        for args in [
-            vec!["info", path.to_str().unwrap()],
-            vec!["step", "--model", path.to_str().unwrap(), "--steps", "1", "--out", "/dev/null"],
-        ] {
+        for args in
+            [vec!["info", path.to_str().unwrap()], vec!["step", "--model", path.to_str().unwrap(), "--steps", "1", "--out", "/dev/null"]]
+        {
             let out = Command::new(env!("CARGO_BIN_EXE_nca")).args(&args).output().unwrap();
             let stderr = String::from_utf8_lossy(&out.stderr);
             assert!(!out.status.success(), "{}: {args:?} succeeded", case.name);

@@ -3,8 +3,8 @@
 use burn::backend::{Autodiff, NdArray};
 use burn::prelude::*;
 use nca_sandbox::cli::bench::{alive_grid, bench_weights};
-use nca_sandbox::model::perception::SobelPair;
 use nca_sandbox::model::fire;
+use nca_sandbox::model::perception::SobelPair;
 use nca_sandbox::train::model::ActiveBatch;
 use nca_sandbox::train::{GrowingNca, fire_mask};
 
@@ -39,7 +39,8 @@ fn rollout_loss<B: Backend>(module: &GrowingNca<B>, active: bool, device: &B::De
 fn loss_of(tensors: &[Vec<f64>; 4]) -> f64 {
     use burn::module::Param;
     let device = Default::default();
-    let t2 = |d: &Vec<f64>, shape: [usize; 2]| Param::from_tensor(Tensor::<Plain, 2>::from_data(TensorData::new(d.clone(), shape), &device));
+    let t2 =
+        |d: &Vec<f64>, shape: [usize; 2]| Param::from_tensor(Tensor::<Plain, 2>::from_data(TensorData::new(d.clone(), shape), &device));
     let t1 = |d: &Vec<f64>| Param::from_tensor(Tensor::<Plain, 1>::from_data(TensorData::new(d.clone(), [d.len()]), &device));
     let module = GrowingNca { w1: t2(&tensors[0], [48, 128]), b1: t1(&tensors[1]), w2: t2(&tensors[2], [128, 16]), b2: t1(&tensors[3]) };
     rollout_loss(&module, false, &device).into_scalar()
@@ -69,7 +70,18 @@ fn gradients_match_finite_differences_on(active: bool) {
     let mut checked = 0;
     let mut worst: f64 = 0.0;
     // A spread of entries in every tensor, including the alpha row of the update.
-    let picks: [(&str, usize); 10] = [("w1", 5), ("w1", 3 * 128 + 17), ("w1", 40 * 128 + 100), ("b1", 9), ("b1", 77), ("w2", 0), ("w2", 50 * 16 + 3), ("w2", 127 * 16 + 15), ("b2", 3), ("b2", 12)];
+    let picks: [(&str, usize); 10] = [
+        ("w1", 5),
+        ("w1", 3 * 128 + 17),
+        ("w1", 40 * 128 + 100),
+        ("b1", 9),
+        ("b1", 77),
+        ("w2", 0),
+        ("w2", 50 * 16 + 3),
+        ("w2", 127 * 16 + 15),
+        ("b2", 3),
+        ("b2", 12),
+    ];
     let as_f64 = |v: &[f32]| v.iter().map(|&x| x as f64).collect::<Vec<f64>>();
     let base = [as_f64(&weights.w1), as_f64(&weights.b1), as_f64(&weights.w2), as_f64(&weights.b2)];
     for (name, index) in picks {

@@ -26,7 +26,21 @@ fn step_dumps_the_same_state_on_both_backends() {
     let mut states = Vec::new();
     for backend in ["cpu", "gpu"] {
         let out = dir.path().join(format!("{backend}.safetensors"));
-        nca(&["step", "--model", model.to_str().unwrap(), "--steps", "60", "--seed", "4", "--size", "64", "--backend", backend, "--out", out.to_str().unwrap()]);
+        nca(&[
+            "step",
+            "--model",
+            model.to_str().unwrap(),
+            "--steps",
+            "60",
+            "--seed",
+            "4",
+            "--size",
+            "64",
+            "--backend",
+            backend,
+            "--out",
+            out.to_str().unwrap(),
+        ]);
         states.push(load_state(&out).unwrap());
     }
     assert_eq!((states[0].width, states[0].height, states[0].channels), (64, 64, 16));
@@ -98,8 +112,19 @@ fn window_grows_a_second_species_planted_from_the_command_line() {
     for view in ["rgb", "species"] {
         let shot = dir.path().join(format!("{view}.png"));
         let out = nca_under_xvfb(&[
-            "run", "--model", lizard.to_str().unwrap(), "--plant", &plant, "--view", view, "--speed", "4", "--frames", "100",
-            "--screenshot", shot.to_str().unwrap(),
+            "run",
+            "--model",
+            lizard.to_str().unwrap(),
+            "--plant",
+            &plant,
+            "--view",
+            view,
+            "--speed",
+            "4",
+            "--frames",
+            "100",
+            "--screenshot",
+            shot.to_str().unwrap(),
         ]);
         assert!(out.status.success(), "window app failed: {}", String::from_utf8_lossy(&out.stderr));
         shots.push(image::open(&shot).unwrap().to_rgb8());
@@ -110,6 +135,9 @@ fn window_grows_a_second_species_planted_from_the_command_line() {
     assert!(orange(&shots[0]) > 2_000, "the planted butterfly should grow: {} orange pixels", orange(&shots[0]));
     let species_orange = shots[1].pixels().filter(|p| p[0] > 180 && p[1] < 120 && p[2] < 60).count();
     assert!(species_orange > 2_000, "species view should paint species 1: {species_orange} pixels");
-    let bad = Command::new(env!("CARGO_BIN_EXE_nca")).args(["run", "--model", lizard.to_str().unwrap(), "--plant", "nowhere.safetensors@5,5"]).output().unwrap();
+    let bad = Command::new(env!("CARGO_BIN_EXE_nca"))
+        .args(["run", "--model", lizard.to_str().unwrap(), "--plant", "nowhere.safetensors@5,5"])
+        .output()
+        .unwrap();
     assert!(!bad.status.success() && String::from_utf8_lossy(&bad.stderr).contains("nowhere.safetensors"));
 }

@@ -45,7 +45,9 @@ fn rotation_by_zero_equals_no_rotation_on_the_cpu() {
 #[test]
 fn the_tfjs_float_lizard_also_grows() {
     let target = Target::load(reference("emoji_noto_2019/emoji_u1f98e.png"), 40, 16).unwrap();
-    let weights = nca_sandbox::model::import::load_model_file(reference("weights/growing_ca_float/lizard_regenerating_run0_tfjs_graph.json")).unwrap();
+    let weights =
+        nca_sandbox::model::import::load_model_file(reference("weights/growing_ca_float/lizard_regenerating_run0_tfjs_graph.json"))
+            .unwrap();
     // Seed 0 grows (seed 2 happens to die in its first steps: this run is fragile at birth).
     let mse = target.rgba_mse(&grow(&weights, 200, &SobelPair::default())).unwrap();
     assert!(mse <= 5e-4, "TF.js lizard after 200 steps: RGBA MSE {mse:e}");

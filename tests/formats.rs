@@ -3,9 +3,9 @@
 mod common;
 
 use common::{lizard, reference, reference_dir};
+use nca_sandbox::model::NcaWeights;
 use nca_sandbox::model::import::{self, SourceFormat};
 use nca_sandbox::model::spec::GrowingMode;
-use nca_sandbox::model::NcaWeights;
 
 #[test]
 fn every_distill_webgl_model_imports() {
@@ -64,9 +64,8 @@ fn tfjs_graph_models_import_with_filter_major_reorder() {
         .find(|n| n["attr"]["value"]["tensor"]["tensorShape"]["dim"].as_array().is_some_and(|d| d.len() == 4 && d[2]["size"] == "48"))
         .unwrap();
     use base64::Engine;
-    let bytes = base64::engine::general_purpose::STANDARD
-        .decode(node["attr"]["value"]["tensor"]["tensorContent"].as_str().unwrap())
-        .unwrap();
+    let bytes =
+        base64::engine::general_purpose::STANDARD.decode(node["attr"]["value"]["tensor"]["tensorContent"].as_str().unwrap()).unwrap();
     let tf = |row: usize, col: usize| {
         let i = (row * 128 + col) * 4;
         f32::from_le_bytes(bytes[i..i + 4].try_into().unwrap())

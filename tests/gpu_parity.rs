@@ -157,7 +157,13 @@ fn oversized_grid_is_a_clear_error(gpu: &mut HeadlessGpu) {
 
 /// Uploads `state` into a fresh grid of `weights`, lets the display pass draw it with `view` and
 /// `style`, and reads the texture back (RGBA bytes, one pixel per cell).
-fn displayed(gpu: &mut HeadlessGpu, weights: NcaWeights, state: &Grid, view: nca_sandbox::model::View, style: nca_sandbox::model::display::DisplayStyle) -> Vec<u8> {
+fn displayed(
+    gpu: &mut HeadlessGpu,
+    weights: NcaWeights,
+    state: &Grid,
+    view: nca_sandbox::model::View,
+    style: nca_sandbox::model::display::DisplayStyle,
+) -> Vec<u8> {
     use bevy::prelude::*;
     use bevy::render::gpu_readback::{Readback, ReadbackComplete};
     use nca_sandbox::sim::GridDisplay;

@@ -34,7 +34,9 @@ fn importers_decode_both_files_and_the_adversary_differs() {
     assert!(graph.w2.iter().any(|&v| v != 0.0));
     assert_ne!(graph.conv_b, graph.b1, "the graph's two [80] biases must not be confused");
     // The growing float graphs still import, now by node name.
-    for file in ["weights/growing_ca_float/lizard_regenerating_run0_tfjs_graph.json", "weights/growing_ca_float/planarian_8000_tfjs_graph.json"] {
+    for file in
+        ["weights/growing_ca_float/lizard_regenerating_run0_tfjs_graph.json", "weights/growing_ca_float/planarian_8000_tfjs_graph.json"]
+    {
         let w = import::load_model_file(reference(file)).unwrap();
         assert_eq!(w.kind(), ModelKind::Growing, "{file}");
     }
@@ -126,12 +128,33 @@ fn eval_cli_prints_the_protocols_keys_and_refuses_bad_input() {
     let plot = dir.path().join("curves.png");
     let mnist_dir = common::reference_dir().join("mnist");
     let out = Command::new(env!("CARGO_BIN_EXE_nca"))
-        .args(["eval", "mnist", model.to_str().unwrap(), "--mnist", mnist_dir.to_str().unwrap(), "--digits", "20", "--plot", plot.to_str().unwrap()])
+        .args([
+            "eval",
+            "mnist",
+            model.to_str().unwrap(),
+            "--mnist",
+            mnist_dir.to_str().unwrap(),
+            "--digits",
+            "20",
+            "--plot",
+            plot.to_str().unwrap(),
+        ])
         .output()
         .unwrap();
     assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
     let json: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
-    for key in ["accuracy@200", "agreement@200", "accuracy@400", "agreement@400", "top_accuracy", "top_accuracy_step", "top_agreement", "top_agreement_step", "digits", "seed"] {
+    for key in [
+        "accuracy@200",
+        "agreement@200",
+        "accuracy@400",
+        "agreement@400",
+        "top_accuracy",
+        "top_accuracy_step",
+        "top_agreement",
+        "top_agreement_step",
+        "digits",
+        "seed",
+    ] {
         assert!(json.get(key).is_some(), "no {key} in {json}");
     }
     assert_eq!(json["accuracy"].as_array().unwrap().len(), 400);
@@ -170,7 +193,19 @@ fn step_and_render_start_from_a_test_digit() {
     let picture = dir.path().join("digit.png");
     for (command, out) in [("step", &state), ("render", &picture)] {
         let status = Command::new(env!("CARGO_BIN_EXE_nca"))
-            .args([command, "--model", model.to_str().unwrap(), "--steps", "100", "--digit-index", "0", "--mnist", mnist_dir.to_str().unwrap(), "--out", out.to_str().unwrap()])
+            .args([
+                command,
+                "--model",
+                model.to_str().unwrap(),
+                "--steps",
+                "100",
+                "--digit-index",
+                "0",
+                "--mnist",
+                mnist_dir.to_str().unwrap(),
+                "--out",
+                out.to_str().unwrap(),
+            ])
             .status()
             .unwrap();
         assert!(status.success(), "nca {command}");

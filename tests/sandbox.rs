@@ -288,7 +288,9 @@ fn hot_reload_swaps_weights_and_keeps_the_state(s: &mut Sandbox) {
 
     // A corrupted file: an error for the panel, and the last good weights keep running.
     write_later(&s.model_file, b"not a model at all");
-    s.until("the broken file is reported", |app| app.world().resource::<ModelLibrary>().messages.iter().any(|m| m.is_error && m.text.contains("lizard.safetensors")));
+    s.until("the broken file is reported", |app| {
+        app.world().resource::<ModelLibrary>().messages.iter().any(|m| m.is_error && m.text.contains("lizard.safetensors"))
+    });
     s.playback().single_steps = 3;
     s.update();
     assert_eq!(s.step(), step + 13, "the grid keeps running after a bad reload");
@@ -312,7 +314,9 @@ fn dropping_a_non_model_is_an_error(s: &mut Sandbox) {
     let unknown = s._dir.path().join("mystery.safetensors");
     std::fs::write(&unknown, b"{}").unwrap();
     s.app.world_mut().write_message(FileDragAndDrop::DroppedFile { window, path_buf: unknown });
-    s.until("the broken drop is reported", |app| app.world().resource::<ModelLibrary>().messages.iter().any(|m| m.is_error && m.text.contains("mystery.safetensors")));
+    s.until("the broken drop is reported", |app| {
+        app.world().resource::<ModelLibrary>().messages.iter().any(|m| m.is_error && m.text.contains("mystery.safetensors"))
+    });
     // A valid file of a kind this build does not know.
     let mut bytes = lizard().to_safetensors();
     let (known, unknown) = (br#""nca.kind":"growing""#, br#""nca.kind":"mystery""#);
@@ -322,7 +326,11 @@ fn dropping_a_non_model_is_an_error(s: &mut Sandbox) {
     std::fs::write(&alien, bytes).unwrap();
     s.app.world_mut().write_message(FileDragAndDrop::DroppedFile { window, path_buf: alien });
     s.until("the unknown kind is reported", |app| {
-        app.world().resource::<ModelLibrary>().messages.iter().any(|m| m.is_error && m.text.contains("alien.safetensors") && m.text.contains("unknown model kind"))
+        app.world()
+            .resource::<ModelLibrary>()
+            .messages
+            .iter()
+            .any(|m| m.is_error && m.text.contains("alien.safetensors") && m.text.contains("unknown model kind"))
     });
     let step = s.step();
     s.playback().single_steps = 1;
@@ -343,7 +351,11 @@ fn kiosk_starts_over_when_nothing_lives_and_after_idling(s: &mut Sandbox) {
     s.playback().paused = true;
     s.update();
     let fresh = s.read();
-    assert!(fresh.cell(48, 48)[3] > 0.1 && alive_cells(&fresh) < 200, "a fresh seed grows in the centre ({} cells alive)", alive_cells(&fresh));
+    assert!(
+        fresh.cell(48, 48)[3] > 0.1 && alive_cells(&fresh) < 200,
+        "a fresh seed grows in the centre ({} cells alive)",
+        alive_cells(&fresh)
+    );
 
     s.app.world_mut().insert_resource(KioskSettings { idle_reset_seconds: Some(0.3), extinction_check_seconds: None });
     grow(s, 30);
@@ -404,7 +416,8 @@ fn an_mnist_model_gets_a_canvas_the_pen_and_the_adversary(s: &mut Sandbox) {
     let painted = s.read();
     assert_eq!(painted.species[40 * 96 + 35], 1, "the adversary took the cell");
     assert_eq!(painted.cell(35, 40), drawn.cell(35, 40), "painting a species leaves the state alone");
-    let lizard_handle = s.app.world().resource::<ModelLibrary>().entries.iter().find(|e| e.path.ends_with("lizard.safetensors")).map(|e| e.handle.clone());
+    let lizard_handle =
+        s.app.world().resource::<ModelLibrary>().entries.iter().find(|e| e.path.ends_with("lizard.safetensors")).map(|e| e.handle.clone());
     if let Some(lizard_handle) = lizard_handle {
         s.app.world_mut().resource_mut::<ToolSettings>().species_model = Some(lizard_handle);
         s.click(Vec2::new(50.5, 40.5), 1);

@@ -20,12 +20,12 @@ fn tiny_target(dir: &Path) -> String {
     path.to_str().unwrap().to_string()
 }
 
-const TINY: [&str; 12] = [
-    "--pool-size", "8", "--batch-size", "2", "--min-steps", "8", "--max-steps", "10", "--target-size", "8", "--target-padding", "4",
-];
+const TINY: [&str; 12] =
+    ["--pool-size", "8", "--batch-size", "2", "--min-steps", "8", "--max-steps", "10", "--target-size", "8", "--target-padding", "4"];
 
 fn train(target: &str, out: &Path, iterations: &str, extra: &[&str]) -> Output {
-    let mut args = vec!["train", "growing", "--target", target, "--mode", "regenerating", "--iterations", iterations, "--out", out.to_str().unwrap()];
+    let mut args =
+        vec!["train", "growing", "--target", target, "--mode", "regenerating", "--iterations", iterations, "--out", out.to_str().unwrap()];
     args.extend(TINY);
     args.extend(extra);
     nca(&args)
@@ -59,11 +59,21 @@ fn train_writes_model_curves_and_provenance_and_resumes_exactly() {
     assert_eq!((&resumed.w1, &resumed.b1, &resumed.w2, &resumed.b2), (&w.w1, &w.b1, &w.w2, &w.b2));
 
     // The recipe travels in the metadata; --half-cuts given with --resume changes it.
-    let recipe = |w: &nca_sandbox::model::GrowingWeights| -> serde_json::Value {
-        serde_json::from_str(&w.provenance["nca.train.recipe"]).unwrap()
-    };
+    let recipe =
+        |w: &nca_sandbox::model::GrowingWeights| -> serde_json::Value { serde_json::from_str(&w.provenance["nca.train.recipe"]).unwrap() };
     assert_eq!(recipe(&w)["half_cuts"], 0);
-    let out = nca(&["train", "growing", "--resume", ckpt.to_str().unwrap(), "--iterations", "8", "--half-cuts", "2", "--out", split.to_str().unwrap()]);
+    let out = nca(&[
+        "train",
+        "growing",
+        "--resume",
+        ckpt.to_str().unwrap(),
+        "--iterations",
+        "8",
+        "--half-cuts",
+        "2",
+        "--out",
+        split.to_str().unwrap(),
+    ]);
     assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
     let cut = NcaWeights::load(&split).unwrap().expect_growing().unwrap().clone();
     assert_eq!((recipe(&cut)["half_cuts"].clone(), recipe(&cut)["damaged"].clone()), (2.into(), 3.into()));
@@ -137,14 +147,29 @@ fn init_goes_on_from_a_models_weights_and_records_the_restart() {
     let parent = NcaWeights::load(&first).unwrap().expect_growing().unwrap().clone();
 
     let next = dir.path().join("next.safetensors");
-    let out = nca(&["train", "growing", "--init", first.to_str().unwrap(), "--target", &target, "--iterations", "5", "--out", next.to_str().unwrap()]);
+    let out = nca(&[
+        "train",
+        "growing",
+        "--init",
+        first.to_str().unwrap(),
+        "--target",
+        &target,
+        "--iterations",
+        "5",
+        "--out",
+        next.to_str().unwrap(),
+    ]);
     assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
     let child = NcaWeights::load(&next).unwrap().expect_growing().unwrap().clone();
     assert_eq!(child.provenance["nca.train.iterations"], "5");
     assert_eq!(child.provenance["nca.train.restarts"], "3");
     assert_eq!(child.spec, parent.spec);
     let recipe: serde_json::Value = serde_json::from_str(&child.provenance["nca.train.recipe"]).unwrap();
-    assert_eq!((recipe["half_cuts"].clone(), recipe["pool_size"].clone()), (1.into(), 8.into()), "the parent's recipe, not the flags' defaults");
+    assert_eq!(
+        (recipe["half_cuts"].clone(), recipe["pool_size"].clone()),
+        (1.into(), 8.into()),
+        "the parent's recipe, not the flags' defaults"
+    );
     assert_ne!(child.w2, parent.w2, "two iterations should move the weights");
     let csv = std::fs::read_to_string(dir.path().join("next.loss.csv")).unwrap();
     let first_csv = std::fs::read_to_string(dir.path().join("first.loss.csv")).unwrap();
@@ -154,10 +179,32 @@ fn init_goes_on_from_a_models_weights_and_records_the_restart() {
     // Neither a broken model nor --init with --resume is accepted.
     let broken = dir.path().join("broken.safetensors");
     std::fs::write(&broken, b"not a model").unwrap();
-    let out = nca(&["train", "growing", "--init", broken.to_str().unwrap(), "--target", &target, "--iterations", "5", "--out", next.to_str().unwrap()]);
+    let out = nca(&[
+        "train",
+        "growing",
+        "--init",
+        broken.to_str().unwrap(),
+        "--target",
+        &target,
+        "--iterations",
+        "5",
+        "--out",
+        next.to_str().unwrap(),
+    ]);
     let stderr = String::from_utf8_lossy(&out.stderr);
     assert!(!out.status.success() && stderr.contains("broken.safetensors"), "{stderr}");
-    let out = nca(&["train", "growing", "--init", first.to_str().unwrap(), "--resume", first.to_str().unwrap(), "--iterations", "5", "--out", next.to_str().unwrap()]);
+    let out = nca(&[
+        "train",
+        "growing",
+        "--init",
+        first.to_str().unwrap(),
+        "--resume",
+        first.to_str().unwrap(),
+        "--iterations",
+        "5",
+        "--out",
+        next.to_str().unwrap(),
+    ]);
     assert!(!out.status.success() && String::from_utf8_lossy(&out.stderr).contains("cannot be used with"));
 }
 

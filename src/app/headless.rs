@@ -11,8 +11,10 @@ use crate::gpu::NcaPlugin;
 use crate::model::grid::Edit;
 use crate::model::mnist_eval::EvalBackend;
 use crate::model::{Grid, NcaWeights};
-use crate::sim::{CaGrid, GpuStatus, GridEdits, GridSnapshot, GridSnapshots, GridStateUpload, LabelSnapshot, NcaModel, ReadbackKind, ReadbackRequest};
 use crate::sim::readback::next_readback_id;
+use crate::sim::{
+    CaGrid, GpuStatus, GridEdits, GridSnapshot, GridSnapshots, GridStateUpload, LabelSnapshot, NcaModel, ReadbackKind, ReadbackRequest,
+};
 
 /// How long to wait for shaders to compile or a readback to arrive (lavapipe is slow).
 const PATIENCE: Duration = Duration::from_secs(300);
@@ -72,10 +74,11 @@ impl HeadlessGpu {
 
     /// Replaces the grid's state and step counter.
     pub fn upload(&mut self, entity: Entity, grid: &Grid, step: u32) {
-        self.app
-            .world_mut()
-            .entity_mut(entity)
-            .insert(GridStateUpload { data: Arc::new(grid.data.clone()), species: Some(Arc::new(grid.species.clone())), step });
+        self.app.world_mut().entity_mut(entity).insert(GridStateUpload {
+            data: Arc::new(grid.data.clone()),
+            species: Some(Arc::new(grid.species.clone())),
+            step,
+        });
         self.app.update();
     }
 
@@ -132,13 +135,29 @@ impl HeadlessGpu {
     }
 
     /// Convenience: a fresh grid from `state` at `step`, `steps` steps, then read back.
-    pub fn simulate(&mut self, weights: &NcaWeights, state: &Grid, seed: u32, step: u32, steps: u32, rotation_degrees: f32) -> Result<Grid, GpuError> {
+    pub fn simulate(
+        &mut self,
+        weights: &NcaWeights,
+        state: &Grid,
+        seed: u32,
+        step: u32,
+        steps: u32,
+        rotation_degrees: f32,
+    ) -> Result<Grid, GpuError> {
         self.simulate_species(std::slice::from_ref(weights), state, seed, step, steps, rotation_degrees)
     }
 
     /// [`HeadlessGpu::simulate`] with several species (`models[i]` runs the cells of species
     /// `i`, as `state.species` says).
-    pub fn simulate_species(&mut self, models: &[NcaWeights], state: &Grid, seed: u32, step: u32, steps: u32, rotation_degrees: f32) -> Result<Grid, GpuError> {
+    pub fn simulate_species(
+        &mut self,
+        models: &[NcaWeights],
+        state: &Grid,
+        seed: u32,
+        step: u32,
+        steps: u32,
+        rotation_degrees: f32,
+    ) -> Result<Grid, GpuError> {
         let handles: Vec<Handle<NcaModel>> = models.iter().map(|m| self.add_model(m.clone())).collect();
         let entity = self.spawn_grid(handles[0].clone(), state.width as u32, state.height as u32, seed);
         if let Some(mut grid) = self.app.world_mut().get_mut::<CaGrid>(entity) {

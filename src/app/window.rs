@@ -5,8 +5,8 @@ use std::path::PathBuf;
 
 use bevy::prelude::*;
 use bevy::render::view::screenshot::{Screenshot, save_to_disk};
-use bevy_asset_loader::prelude::*;
 use bevy_asset_loader::dynamic_asset::{DynamicAsset, DynamicAssetType};
+use bevy_asset_loader::prelude::*;
 use bevy_egui::EguiPlugin;
 
 use crate::gpu::NcaPlugin;
@@ -179,7 +179,13 @@ fn start_scene(
 }
 
 /// If the starting model failed, the first model that loads starts the scene.
-fn fall_back_to_any_model(settings: Res<SceneSettings>, library: Res<ModelLibrary>, models: Res<Assets<NcaModel>>, mut commands: MessageWriter<SceneCommand>, mut sent: Local<bool>) {
+fn fall_back_to_any_model(
+    settings: Res<SceneSettings>,
+    library: Res<ModelLibrary>,
+    models: Res<Assets<NcaModel>>,
+    mut commands: MessageWriter<SceneCommand>,
+    mut sent: Local<bool>,
+) {
     if settings.model.is_some() || *sent {
         return;
     }
@@ -190,12 +196,7 @@ fn fall_back_to_any_model(settings: Res<SceneSettings>, library: Res<ModelLibrar
 }
 
 /// With `--frames`, takes the screenshot after the last frame and exits once it is saved.
-fn count_frames(
-    mut commands: Commands,
-    options: Res<WindowOptions>,
-    mut frame: Local<u32>,
-    mut exit: MessageWriter<AppExit>,
-) {
+fn count_frames(mut commands: Commands, options: Res<WindowOptions>, mut frame: Local<u32>, mut exit: MessageWriter<AppExit>) {
     let Some(frames) = options.frames else { return };
     *frame += 1;
     if *frame == frames {

@@ -99,8 +99,7 @@ pub(super) fn run(args: BenchArgs) -> Result<(), String> {
             for &species in &args.species {
                 let species = species.clamp(1, 8);
                 // Species 0 is the chosen model; the others get their own random weights.
-                let models: Vec<NcaWeights> =
-                    std::iter::once(weights.clone()).chain((1..species).map(bench_weights_variant)).collect();
+                let models: Vec<NcaWeights> = std::iter::once(weights.clone()).chain((1..species).map(bench_weights_variant)).collect();
                 let mut grid = alive_grid(size as usize);
                 for (i, s) in grid.species.iter_mut().enumerate() {
                     *s = ((i % size as usize) * species as usize / size as usize) as u32;
@@ -171,7 +170,12 @@ fn bench_mnist(args: &BenchArgs) -> Result<(), String> {
     let images: Vec<&[u8]> = (0..digits).map(|i| test.image(i)).collect();
     let grid = tiling.grid(&images);
     let alive = grid.data.chunks_exact(crate::model::mnist::CHANNELS).filter(|c| crate::model::mnist::is_alive(c)).count();
-    println!("# {digits} test digits tiled in a {}×{} grid, {alive} living cells ({:.0}%)", grid.width, grid.height, alive as f64 / grid.cells() as f64 * 100.0);
+    println!(
+        "# {digits} test digits tiled in a {}×{} grid, {alive} living cells ({:.0}%)",
+        grid.width,
+        grid.height,
+        alive as f64 / grid.cells() as f64 * 100.0
+    );
     println!("backend  steps   seconds   steps/s    cell-updates/s  living-cell-updates/s");
     let mut gpu = None;
     for backend in &args.backends {
@@ -203,7 +207,12 @@ fn bench_mnist(args: &BenchArgs) -> Result<(), String> {
                     evaluate(&mut runner, &test, &options, |_, _| {})?
                 }
             };
-            println!("# {backend}: full evaluation ({} digits × 400 steps) in {:.1} s, accuracy@200 {:.1}", report.digits, start.elapsed().as_secs_f64(), report.accuracy[199]);
+            println!(
+                "# {backend}: full evaluation ({} digits × 400 steps) in {:.1} s, accuracy@200 {:.1}",
+                report.digits,
+                start.elapsed().as_secs_f64(),
+                report.accuracy[199]
+            );
         }
     }
     Ok(())
@@ -258,7 +267,12 @@ fn bench_train(args: &BenchArgs) -> Result<(), String> {
     }
 
     let time = |backend: &str, iterations: usize| -> Result<f64, String> {
-        fn run<B: AutodiffBackend>(target: &crate::model::target::Target, weights: &GrowingWeights, grown: &Grid, iterations: usize) -> f64 {
+        fn run<B: AutodiffBackend>(
+            target: &crate::model::target::Target,
+            weights: &GrowingWeights,
+            grown: &Grid,
+            iterations: usize,
+        ) -> f64 {
             let config = crate::train::TrainConfig::new().with_min_steps(80).with_max_steps(80);
             let rng = crate::train::Pcg32::new(config.seed);
             let mut trainer = crate::train::Trainer::<B>::from_weights(config, target.clone(), weights, rng, Default::default());
@@ -281,7 +295,11 @@ fn bench_train(args: &BenchArgs) -> Result<(), String> {
     };
 
     println!("backend  seconds/iteration (batch 8, 72x72, 80 steps)");
-    let backends = if args.backends.iter().any(|b| b == "cpu" || b == "gpu") { vec!["ndarray".to_string(), "wgpu".to_string()] } else { args.backends.clone() };
+    let backends = if args.backends.iter().any(|b| b == "cpu" || b == "gpu") {
+        vec!["ndarray".to_string(), "wgpu".to_string()]
+    } else {
+        args.backends.clone()
+    };
     for backend in backends {
         let seconds = time(&backend, args.iterations)?;
         println!("{backend:<8} {seconds:.2}");

@@ -39,7 +39,13 @@ fn default_model(trained_dir: &Path) -> Result<PathBuf, String> {
     // persistent, then the rest.
     models.sort_by_key(|p| {
         let name = p.to_string_lossy();
-        let rank = if name.contains("regenerating") { 0 } else if name.contains("persistent") { 1 } else { 2 };
+        let rank = if name.contains("regenerating") {
+            0
+        } else if name.contains("persistent") {
+            1
+        } else {
+            2
+        };
         (rank, p.clone())
     });
     match models.into_iter().next() {
@@ -68,7 +74,13 @@ fn protocol_strip(weights: &crate::model::GrowingWeights) -> image::RgbaImage {
     );
     for (r, row) in rows.iter().enumerate() {
         for (c, grid) in row.iter().enumerate() {
-            let picture = crate::model::display::render(crate::model::ModelKind::Growing, grid, crate::model::View::Natural, &DisplayStyle::default(), scale);
+            let picture = crate::model::display::render(
+                crate::model::ModelKind::Growing,
+                grid,
+                crate::model::View::Natural,
+                &DisplayStyle::default(),
+                scale,
+            );
             image::imageops::replace(&mut strip, &picture, (gap + c as u32 * (cell + gap)) as i64, (gap + r as u32 * (cell + gap)) as i64);
         }
     }
@@ -265,7 +277,10 @@ impl GrowArgs {
         match weights.kind() {
             ModelKind::Growing => {
                 if self.digit_image.is_some() || self.digit_index.is_some() {
-                    return Err(format!("{}: a growing model starts from a seed; --digit-image and --digit-index are for MNIST models", self.model.display()));
+                    return Err(format!(
+                        "{}: a growing model starts from a seed; --digit-image and --digit-index are for MNIST models",
+                        self.model.display()
+                    ));
                 }
                 let size = self.size.unwrap_or(72);
                 check_size(size)?;
@@ -284,7 +299,12 @@ impl GrowArgs {
                         }
                         (test.cols, test.rows, test.image(index).iter().map(|&v| v as f32 / 255.0).collect())
                     }
-                    (None, None) => return Err(format!("{}: an MNIST model needs a digit to start from: --digit-image PNG or --digit-index N", self.model.display())),
+                    (None, None) => {
+                        return Err(format!(
+                            "{}: an MNIST model needs a digit to start from: --digit-image PNG or --digit-index N",
+                            self.model.display()
+                        ));
+                    }
                 };
                 if width > size as usize || height > size as usize {
                     return Err(format!("the digit is {width}×{height}, larger than the {size}×{size} grid (pass --size)"));
@@ -302,7 +322,6 @@ impl GrowArgs {
 fn mnist_eval_digit() -> usize {
     crate::model::mnist_eval::DIGIT
 }
-
 
 /// Subcommands.
 #[derive(Subcommand, Debug)]
@@ -579,11 +598,7 @@ fn load(path: &Path) -> Result<NcaWeights, String> {
 }
 
 fn check_size(size: u32) -> Result<(), String> {
-    if (3..=4096).contains(&size) {
-        Ok(())
-    } else {
-        Err(format!("grid size {size} is outside 3..=4096"))
-    }
+    if (3..=4096).contains(&size) { Ok(()) } else { Err(format!("grid size {size} is outside 3..=4096")) }
 }
 
 /// Runs `weights` from `start` for `steps` steps on the chosen backend.
@@ -620,7 +635,15 @@ fn check_view(view: View, kind: ModelKind) -> Result<(), String> {
 }
 
 /// `nca eval mnist`.
-fn eval_mnist(model: &Path, mnist_dir: Option<PathBuf>, digits: Option<usize>, seed: u32, backend: Backend, plot: Option<PathBuf>, magnitudes: bool) -> Result<(), String> {
+fn eval_mnist(
+    model: &Path,
+    mnist_dir: Option<PathBuf>,
+    digits: Option<usize>,
+    seed: u32,
+    backend: Backend,
+    plot: Option<PathBuf>,
+    magnitudes: bool,
+) -> Result<(), String> {
     use crate::model::idx::{Digits, Split, default_dir};
     use crate::model::mnist_eval::{CpuEval, EvalOptions, evaluate};
     let weights = load(model)?;

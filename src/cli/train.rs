@@ -10,9 +10,9 @@ use burn::backend::{Autodiff, NdArray, Wgpu};
 use burn::tensor::backend::AutodiffBackend;
 use clap::{Args, ValueEnum};
 
+use crate::model::NcaWeights;
 use crate::model::spec::GrowingMode;
 use crate::model::target::Target;
-use crate::model::NcaWeights;
 use crate::train::{Retune, TrainConfig, Trainer, plot};
 
 /// Burn backends the trainer can run on.
@@ -141,9 +141,7 @@ impl TrainArgs {
             .with_target_size(self.target_size)
             .with_target_padding(self.target_padding)
             .with_seed(self.seed)
-            .with_target_name(
-                self.target.as_ref().and_then(|p| p.file_stem()).and_then(|s| s.to_str()).unwrap_or("").to_string(),
-            )
+            .with_target_name(self.target.as_ref().and_then(|p| p.file_stem()).and_then(|s| s.to_str()).unwrap_or("").to_string())
     }
 }
 
@@ -234,14 +232,7 @@ fn train<B: AutodiffBackend>(args: TrainArgs, device: B::Device) -> Result<(), S
         let done = trainer.iteration - first;
         let rate = done as f64 / start.elapsed().as_secs_f64().max(1e-9);
         let eta = Duration::from_secs_f64((args.iterations - trainer.iteration) as f64 / rate.max(1e-9));
-        eprint!(
-            "\r[{}/{}] loss {:.3e}  {:.2} it/s  ETA {}   ",
-            trainer.iteration,
-            args.iterations,
-            stats.loss,
-            rate,
-            format_duration(eta)
-        );
+        eprint!("\r[{}/{}] loss {:.3e}  {:.2} it/s  ETA {}   ", trainer.iteration, args.iterations, stats.loss, rate, format_duration(eta));
         if last_checkpoint.elapsed().as_secs_f64() >= args.checkpoint_minutes * 60.0 {
             trainer.save_checkpoint(&checkpoint).map_err(|e| e.to_string())?;
             save_model(&args, &trainer)?;
@@ -316,7 +307,9 @@ fn init_trainer<B: AutodiffBackend>(args: &TrainArgs, model: &Path, device: B::D
     let meta = |key: &str| weights.provenance.get(key).map(String::as_str);
     let bad = |key: &str, why: String| format!("{}: metadata '{key}' {why}", model.display());
     let mut config = match meta("nca.train.recipe") {
-        Some(json) => crate::train::checkpoint::recipe_from_json(json).map_err(|e| bad("nca.train.recipe", format!("is not a recipe ({e})")))?,
+        Some(json) => {
+            crate::train::checkpoint::recipe_from_json(json).map_err(|e| bad("nca.train.recipe", format!("is not a recipe ({e})")))?
+        }
         // Not trained here (an imported model): the flags are the recipe.
         None => args.config().with_mode(weights.spec.mode).with_fire_rate(weights.spec.fire_rate),
     };

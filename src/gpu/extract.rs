@@ -45,10 +45,7 @@ pub struct ExtractedGrid {
 pub struct ExtractedGrids(pub Vec<ExtractedGrid>);
 
 #[allow(clippy::type_complexity)]
-pub(crate) fn extract_grids(
-    mut commands: Commands,
-    grids: Extract<Query<(Entity, &CaGrid, &GridFramePlan, Option<&GridDisplay>)>>,
-) {
+pub(crate) fn extract_grids(mut commands: Commands, grids: Extract<Query<(Entity, &CaGrid, &GridFramePlan, Option<&GridDisplay>)>>) {
     let extracted = grids
         .iter()
         .map(|(entity, grid, plan, display)| ExtractedGrid {

@@ -83,7 +83,10 @@ pub(crate) fn init_pipelines(mut commands: Commands, cache: Res<PipelineCache>, 
     );
     let display_layout = BindGroupLayoutDescriptor::new(
         "nca_display_layout",
-        &BindGroupLayoutEntries::single(ShaderStages::COMPUTE, texture_storage_2d(TextureFormat::Rgba8Unorm, StorageTextureAccess::WriteOnly)),
+        &BindGroupLayoutEntries::single(
+            ShaderStages::COMPUTE,
+            texture_storage_2d(TextureFormat::Rgba8Unorm, StorageTextureAccess::WriteOnly),
+        ),
     );
     let queue = |kind: ModelKind, shader: &Handle<bevy::shader::Shader>, entry: &'static str, layouts: Vec<BindGroupLayoutDescriptor>| {
         cache.queue_compute_pipeline(ComputePipelineDescriptor {
@@ -125,7 +128,9 @@ pub(crate) fn check_pipelines(pipelines: Option<Res<NcaPipelines>>, cache: Res<P
         for (name, id) in kind_pipelines.all() {
             match cache.get_compute_pipeline_state(id) {
                 CachedPipelineState::Ok(_) => {}
-                CachedPipelineState::Err(ShaderCacheError::ShaderNotLoaded(_) | ShaderCacheError::ShaderImportNotYetAvailable) => ready = false,
+                CachedPipelineState::Err(ShaderCacheError::ShaderNotLoaded(_) | ShaderCacheError::ShaderImportNotYetAvailable) => {
+                    ready = false
+                }
                 CachedPipelineState::Err(err) => {
                     let message = format!("NCA pipeline '{kind} {name}' failed to compile: {err}");
                     if status.error().is_none() {

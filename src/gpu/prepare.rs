@@ -265,7 +265,8 @@ pub(crate) fn prepare_grid_buffers(
             let count = commands.len() as u32;
             if count > c.edits_capacity {
                 c.edits_capacity = count.next_power_of_two();
-                c.edits = storage(&device, "nca_edits", c.edits_capacity as u64 * std::mem::size_of::<GpuEdit>() as u64, BufferUsages::empty());
+                c.edits =
+                    storage(&device, "nca_edits", c.edits_capacity as u64 * std::mem::size_of::<GpuEdit>() as u64, BufferUsages::empty());
             }
             queue.write_buffer(&c.edits, 0, bytemuck::cast_slice(&commands));
             if payload.len() as u32 > c.payload_capacity {
@@ -302,10 +303,17 @@ pub(crate) fn prepare_grid_buffers(
             c.weights_generations = generations;
         }
 
-        let display = grid.display.as_ref().and_then(|d| images.get(d.image)).is_some_and(|image| {
-            image.texture_descriptor.size.width == grid.width && image.texture_descriptor.size.height == grid.height
-        });
-        c.work = FrameWork { first_step: plan.first_step, steps: plan.steps, edit_count: plan.edits.len() as u32, readback: plan.readback, display };
+        let display =
+            grid.display.as_ref().and_then(|d| images.get(d.image)).is_some_and(|image| {
+                image.texture_descriptor.size.width == grid.width && image.texture_descriptor.size.height == grid.height
+            });
+        c.work = FrameWork {
+            first_step: plan.first_step,
+            steps: plan.steps,
+            edit_count: plan.edits.len() as u32,
+            readback: plan.readback,
+            display,
+        };
     }
 }
 

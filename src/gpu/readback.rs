@@ -30,11 +30,7 @@ pub struct PendingReadbacks {
 #[derive(Resource)]
 pub struct ReadbackSender(pub Sender<ReadbackResult>);
 
-pub(crate) fn map_readbacks(
-    mut pending: ResMut<PendingReadbacks>,
-    sender: Option<Res<ReadbackSender>>,
-    device: Res<RenderDevice>,
-) {
+pub(crate) fn map_readbacks(mut pending: ResMut<PendingReadbacks>, sender: Option<Res<ReadbackSender>>, device: Res<RenderDevice>) {
     let Some(sender) = sender else { return };
     if pending.copied.is_empty() {
         let _ = device.poll(PollType::Poll);

@@ -41,8 +41,14 @@ fn f32_literal(v: f32) -> String {
 }
 
 fn palette(name: &str, colors: &[[f32; 3]]) -> String {
-    let rows: Vec<String> = colors.iter().map(|c| format!("vec3<f32>({}, {}, {})", f32_literal(c[0]), f32_literal(c[1]), f32_literal(c[2]))).collect();
-    format!("const {name} = array<vec3<f32>, {}>(\n    {},\n);\nconst {name}_LEN: u32 = {}u;\n", colors.len(), rows.join(",\n    "), colors.len())
+    let rows: Vec<String> =
+        colors.iter().map(|c| format!("vec3<f32>({}, {}, {})", f32_literal(c[0]), f32_literal(c[1]), f32_literal(c[2]))).collect();
+    format!(
+        "const {name} = array<vec3<f32>, {}>(\n    {},\n);\nconst {name}_LEN: u32 = {}u;\n",
+        colors.len(),
+        rows.join(",\n    "),
+        colors.len()
+    )
 }
 
 /// The WGSL constants generated from the Rust definitions.

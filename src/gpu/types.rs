@@ -112,8 +112,12 @@ pub fn gpu_edits(edits: &[Edit], width: usize, height: usize) -> (Vec<GpuEdit>, 
     let commands = edits
         .iter()
         .map(|edit| match edit {
-            Edit::EraseDisc { center, radius } => GpuEdit { kind: edit_code::ERASE_DISC, center: *center, radius: *radius, ..GpuEdit::default() },
-            Edit::PlantSeed { x, y, species } => GpuEdit { kind: edit_code::PLANT_SEED, cell: [*x, *y], species: *species, ..GpuEdit::default() },
+            Edit::EraseDisc { center, radius } => {
+                GpuEdit { kind: edit_code::ERASE_DISC, center: *center, radius: *radius, ..GpuEdit::default() }
+            }
+            Edit::PlantSeed { x, y, species } => {
+                GpuEdit { kind: edit_code::PLANT_SEED, cell: [*x, *y], species: *species, ..GpuEdit::default() }
+            }
             Edit::EraseRect { min, max } => GpuEdit { kind: edit_code::ERASE_RECT, cell: *min, cell_end: *max, ..GpuEdit::default() },
             Edit::Clear => GpuEdit { kind: edit_code::CLEAR, ..GpuEdit::default() },
             Edit::PaintSpecies { center, radius, species } => {
@@ -123,12 +127,25 @@ pub fn gpu_edits(edits: &[Edit], width: usize, height: usize) -> (Vec<GpuEdit>, 
                 let (origin, size, coverage) = pen_stamp(*center, *radius, width, height);
                 let at = payload.len() as u32;
                 payload.extend(coverage);
-                GpuEdit { kind: edit_code::DRAW, species: *species, payload: at, origin: [origin[0] as i32, origin[1] as i32], size, ..GpuEdit::default() }
+                GpuEdit {
+                    kind: edit_code::DRAW,
+                    species: *species,
+                    payload: at,
+                    origin: [origin[0] as i32, origin[1] as i32],
+                    size,
+                    ..GpuEdit::default()
+                }
             }
             Edit::PlaceImage(image) => {
                 let at = payload.len() as u32;
                 payload.extend_from_slice(&image.grey);
-                GpuEdit { kind: edit_code::PLACE_IMAGE, payload: at, origin: image.origin, size: [image.width, image.height], ..GpuEdit::default() }
+                GpuEdit {
+                    kind: edit_code::PLACE_IMAGE,
+                    payload: at,
+                    origin: image.origin,
+                    size: [image.width, image.height],
+                    ..GpuEdit::default()
+                }
             }
         })
         .collect();

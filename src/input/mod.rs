@@ -183,10 +183,7 @@ pub struct DeviceInputPlugin;
 
 impl Plugin for DeviceInputPlugin {
     fn build(&self, app: &mut App) {
-        app.add_systems(
-            Update,
-            (mouse_pointer, touch_pointers, pan_and_zoom, keyboard_shortcuts).in_set(InputSystems::Devices),
-        );
+        app.add_systems(Update, (mouse_pointer, touch_pointers, pan_and_zoom, keyboard_shortcuts).in_set(InputSystems::Devices));
     }
 }
 
@@ -269,15 +266,18 @@ fn apply_tools(
         };
         match input.phase {
             PointerPhase::Pressed => {
-                let double = state.last_press.is_some_and(|(t, at)| {
-                    now - t <= settings.double_click_seconds && at.distance(cell) <= settings.double_click_cells
-                });
+                let double = state
+                    .last_press
+                    .is_some_and(|(t, at)| now - t <= settings.double_click_seconds && at.distance(cell) <= settings.double_click_cells);
                 state.last_press = Some((now, cell));
                 state.strokes.insert(input.pointer, Stroke { grid: entity, start: cell, last: cell });
                 let seeds = kind.layout().edits.contains(&EditKind::Seed);
                 match settings.tool {
                     Tool::Species => {
-                        let Some(species) = species_for(&mut grid, settings.species_model.as_ref(), kind, &models, library.as_deref_mut()) else { continue };
+                        let Some(species) = species_for(&mut grid, settings.species_model.as_ref(), kind, &models, library.as_deref_mut())
+                        else {
+                            continue;
+                        };
                         if seeds {
                             edits.push(Edit::PlantSeed { x: cell.x as u32, y: cell.y as u32, species });
                             marks.marks.push((MarkShape::Seed { at: input.world }, 0.0));
@@ -336,7 +336,13 @@ fn apply_tools(
 
 /// The species id of the species tool's model in `grid` (added as a new species if needed), or
 /// `None` with a message in the panel when it cannot join the grid.
-fn species_for(grid: &mut CaGrid, model: Option<&Handle<NcaModel>>, kind: ModelKind, models: &Assets<NcaModel>, library: Option<&mut ModelLibrary>) -> Option<u32> {
+fn species_for(
+    grid: &mut CaGrid,
+    model: Option<&Handle<NcaModel>>,
+    kind: ModelKind,
+    models: &Assets<NcaModel>,
+    library: Option<&mut ModelLibrary>,
+) -> Option<u32> {
     let Some(model) = model else { return Some(0) };
     match models.get(model).map(|m| m.weights.kind()) {
         Some(other) if other != kind => {
@@ -414,7 +420,9 @@ fn touch_pointers(
         }
     }
     for touch in touches.iter() {
-        if touch.delta() != Vec2::ZERO && let Some(world) = cursor_world(camera, camera_transform, touch.position()) {
+        if touch.delta() != Vec2::ZERO
+            && let Some(world) = cursor_world(camera, camera_transform, touch.position())
+        {
             out.write(PointerInput { pointer: 1 + touch.id(), phase: PointerPhase::Moved, world });
         }
     }

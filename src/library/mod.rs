@@ -38,10 +38,8 @@ pub fn asset_path(file: &Path) -> AssetPath<'static> {
 
 /// The model files directly inside `dir`, sorted by name (training checkpoints left out).
 pub fn model_files(dir: &Path) -> std::io::Result<Vec<PathBuf>> {
-    let mut files: Vec<PathBuf> = std::fs::read_dir(dir)?
-        .filter_map(|e| e.ok().map(|e| e.path()))
-        .filter(|p| p.is_file() && is_offered_model(p))
-        .collect();
+    let mut files: Vec<PathBuf> =
+        std::fs::read_dir(dir)?.filter_map(|e| e.ok().map(|e| e.path())).filter(|p| p.is_file() && is_offered_model(p)).collect();
     files.sort();
     Ok(files)
 }
@@ -235,7 +233,13 @@ fn accept_dropped_files(mut drops: MessageReader<FileDragAndDrop>, mut library: 
 }
 
 /// Reloads files whose modification time changed; notes files that disappeared.
-fn watch_files(time: Res<Time<Real>>, settings: Res<LibrarySettings>, mut since: Local<f32>, mut library: ResMut<ModelLibrary>, server: Res<AssetServer>) {
+fn watch_files(
+    time: Res<Time<Real>>,
+    settings: Res<LibrarySettings>,
+    mut since: Local<f32>,
+    mut library: ResMut<ModelLibrary>,
+    server: Res<AssetServer>,
+) {
     *since += time.delta_secs();
     if *since < settings.poll_seconds {
         return;

@@ -143,9 +143,7 @@ pub fn step_species(models: &[&GrowingWeights], grid: &mut Grid, ctx: &StepConte
                 for (i, cell) in chunk.chunks_exact_mut(C).enumerate() {
                     let (x, y) = (i % width, y0 + i / width);
                     let s = species[y * width + x] as usize;
-                    if !needed[y * width + x]
-                        || !fire::fires(ctx.seed, ctx.step, x as u32, y as u32, thresholds[s])
-                    {
+                    if !needed[y * width + x] || !fire::fires(ctx.seed, ctx.step, x as u32, y as u32, thresholds[s]) {
                         continue;
                     }
                     let dx = update(models[s], &perceive(source, x, y, &ctx.sobel));

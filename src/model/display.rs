@@ -98,7 +98,8 @@ pub fn cell_color(kind: ModelKind, cell: &[f32], species: u32, view: View, style
                 }
                 let label = mnist::cell_label(cell);
                 let best = cell[mnist::CLASS_SCORES.start + label.class as usize];
-                let ink = if best < mnist::UNSURE_THRESHOLD { unsure_ink(bg) } else { class_color(label.class as usize, style.hue_degrees) };
+                let ink =
+                    if best < mnist::UNSURE_THRESHOLD { unsure_ink(bg) } else { class_color(label.class as usize, style.hue_degrees) };
                 mix(bg, ink, presence)
             }
         },

@@ -81,10 +81,7 @@ impl EvalReport {
 pub fn damages(size: usize) -> [Edit; 2] {
     let s = size as u32;
     let c = size as f32 / 2.0;
-    [
-        Edit::EraseRect { min: [s / 2, 0], max: [s, s] },
-        Edit::EraseDisc { center: [c, c], radius: 0.15 * size as f32 },
-    ]
+    [Edit::EraseRect { min: [s / 2, 0], max: [s, s] }, Edit::EraseDisc { center: [c, c], radius: 0.15 * size as f32 }]
 }
 
 /// Runs the protocol over fire-hash seeds `0..seeds`. `None` if the target does not fit the

@@ -112,10 +112,7 @@ mod tests {
     #[test]
     fn fire_rate_is_respected_on_average() {
         let t = threshold(0.5);
-        let fired = (0..256u32)
-            .flat_map(|y| (0..256u32).map(move |x| (x, y)))
-            .filter(|&(x, y)| fires(7, 3, x, y, t))
-            .count();
+        let fired = (0..256u32).flat_map(|y| (0..256u32).map(move |x| (x, y))).filter(|&(x, y)| fires(7, 3, x, y, t)).count();
         let rate = fired as f64 / 65536.0;
         assert!((rate - 0.5).abs() < 0.01, "rate {rate}");
     }
@@ -123,9 +120,7 @@ mod tests {
     #[test]
     fn decisions_depend_on_every_input() {
         let t = threshold(0.5);
-        let pattern = |seed, step| -> Vec<bool> {
-            (0..64u32).map(|i| fires(seed, step, i % 8, i / 8, t)).collect()
-        };
+        let pattern = |seed, step| -> Vec<bool> { (0..64u32).map(|i| fires(seed, step, i % 8, i / 8, t)).collect() };
         assert_ne!(pattern(1, 0), pattern(2, 0));
         assert_ne!(pattern(1, 0), pattern(1, 1));
         assert_eq!(pattern(1, 5), pattern(1, 5));

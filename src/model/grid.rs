@@ -247,8 +247,7 @@ pub fn inside_disc(x: u32, y: u32, center: [f32; 2], radius: f32) -> bool {
 /// Alive mask of a raw `[H, W, C]` buffer: 3×3 max-pool of alpha > [`ALIVE_THRESHOLD`],
 /// cells outside the grid counting as dead.
 pub fn alive_mask(data: &[f32], width: usize, height: usize, channels: usize) -> Vec<bool> {
-    let above: Vec<bool> =
-        data.chunks_exact(channels).map(|cell| cell[ALPHA] > ALIVE_THRESHOLD).collect();
+    let above: Vec<bool> = data.chunks_exact(channels).map(|cell| cell[ALPHA] > ALIVE_THRESHOLD).collect();
     dilate(&above, width, height)
 }
 
@@ -286,10 +285,8 @@ mod tests {
         g.data.fill(1.0);
         g.apply_growing(&Edit::EraseDisc { center: [5.0, 5.0], radius: 1.0 });
         // Centres at distance sqrt(0.5) < 1 from (5, 5): cells 4 and 5 on both axes.
-        let erased: Vec<(usize, usize)> = (0..10)
-            .flat_map(|y| (0..10).map(move |x| (x, y)))
-            .filter(|&(x, y)| g.cell(x, y)[0] == 0.0)
-            .collect();
+        let erased: Vec<(usize, usize)> =
+            (0..10).flat_map(|y| (0..10).map(move |x| (x, y))).filter(|&(x, y)| g.cell(x, y)[0] == 0.0).collect();
         assert_eq!(erased, vec![(4, 4), (5, 4), (4, 5), (5, 5)]);
     }
 

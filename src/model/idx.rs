@@ -68,7 +68,10 @@ impl Digits {
         let (count, rows, cols, pixels) = read_images(&images)?;
         let label_bytes = read_labels(&labels)?;
         if label_bytes.len() != count {
-            return Err(ModelError::format(&labels, format!("holds {} labels, but {} holds {count} images", label_bytes.len(), images.display())));
+            return Err(ModelError::format(
+                &labels,
+                format!("holds {} labels, but {} holds {count} images", label_bytes.len(), images.display()),
+            ));
         }
         if let Some(bad) = label_bytes.iter().position(|&l| l > 9) {
             return Err(ModelError::format(&labels, format!("label {bad} is {}, not a digit 0–9", label_bytes[bad])));
@@ -108,19 +111,21 @@ fn read_header(path: &Path, reader: &mut dyn Read, magic: u32, dims: usize) -> R
     reader.read_exact(&mut header).map_err(|e| ModelError::format(path, format!("too short for an idx header ({e})")))?;
     let words: Vec<u32> = header.chunks_exact(4).map(|b| u32::from_be_bytes([b[0], b[1], b[2], b[3]])).collect();
     if words[0] != magic {
-        return Err(ModelError::format(path, format!("magic number {:#010x}, expected {magic:#010x}: not an idx file of this kind", words[0])));
+        return Err(ModelError::format(
+            path,
+            format!("magic number {:#010x}, expected {magic:#010x}: not an idx file of this kind", words[0]),
+        ));
     }
     Ok(words[1..].to_vec())
 }
 
 fn read_body(path: &Path, reader: &mut dyn Read, expected: u64) -> Result<Vec<u8>, ModelError> {
     let mut body = Vec::with_capacity(expected.min(MAX_BYTES) as usize);
-    reader
-        .take(expected + 1)
-        .read_to_end(&mut body)
-        .map_err(|e| ModelError::format(path, format!("cannot be read to the end ({e})")))?;
+    reader.take(expected + 1).read_to_end(&mut body).map_err(|e| ModelError::format(path, format!("cannot be read to the end ({e})")))?;
     match (body.len() as u64).cmp(&expected) {
-        std::cmp::Ordering::Less => Err(ModelError::format(path, format!("truncated: the header promises {expected} bytes, the file holds {}", body.len()))),
+        std::cmp::Ordering::Less => {
+            Err(ModelError::format(path, format!("truncated: the header promises {expected} bytes, the file holds {}", body.len())))
+        }
         std::cmp::Ordering::Greater => Err(ModelError::format(path, format!("holds more than the {expected} bytes its header promises"))),
         std::cmp::Ordering::Equal => Ok(body),
     }

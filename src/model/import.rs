@@ -142,10 +142,14 @@ pub fn import_json(bytes: &[u8], format: SourceFormat, name_hint: &str) -> Resul
     weights.spec.target = target;
     weights.provenance.insert(
         "nca.source".into(),
-        format!("imported from {} ({})", describe_hint(name_hint), match format {
-            SourceFormat::DistillWebgl8 => "Distill WebGL uint8 JSON",
-            _ => "TF.js graph-model JSON",
-        }),
+        format!(
+            "imported from {} ({})",
+            describe_hint(name_hint),
+            match format {
+                SourceFormat::DistillWebgl8 => "Distill WebGL uint8 JSON",
+                _ => "TF.js graph-model JSON",
+            }
+        ),
     );
     weights.validate().map_err(fail)?;
     Ok(NcaWeights::Growing(weights))
@@ -164,11 +168,7 @@ pub fn guess_mode_and_target(name: &str) -> (GrowingMode, String) {
         Some(("ex2", rest)) => (GrowingMode::Persistent, rest.to_string()),
         Some(("ex3", rest)) => (GrowingMode::Regenerating, rest.to_string()),
         _ => {
-            let mode = GrowingMode::ALL
-                .into_iter()
-                .rev()
-                .find(|m| lower.contains(m.as_str()))
-                .unwrap_or_default();
+            let mode = GrowingMode::ALL.into_iter().rev().find(|m| lower.contains(m.as_str())).unwrap_or_default();
             (mode, lower.split('_').next().unwrap_or("").to_string())
         }
     };
@@ -192,8 +192,7 @@ struct Webgl8Layer {
 
 /// Decodes the Distill WebGL uint8 format.
 pub fn from_webgl8(bytes: &[u8]) -> Result<GrowingWeights, String> {
-    let layers: Vec<Webgl8Layer> =
-        serde_json::from_slice(bytes).map_err(|e| format!("not Distill WebGL JSON ({e})"))?;
+    let layers: Vec<Webgl8Layer> = serde_json::from_slice(bytes).map_err(|e| format!("not Distill WebGL JSON ({e})"))?;
     if layers.len() != 2 {
         return Err(format!("expected 2 layers, found {}", layers.len()));
     }
@@ -203,10 +202,7 @@ pub fn from_webgl8(bytes: &[u8]) -> Result<GrowingWeights, String> {
             return Err(format!("layer {idx} has type '{t}', only uint8 is supported"));
         }
         if (layer.in_ch, layer.out_ch) != (expect_in, expect_out) {
-            return Err(format!(
-                "layer {idx} is {}→{}, expected {expect_in}→{expect_out}",
-                layer.in_ch, layer.out_ch
-            ));
+            return Err(format!("layer {idx} is {}→{}, expected {expect_in}→{expect_out}", layer.in_ch, layer.out_ch));
         }
         let data = BASE64.decode(layer.data_b64.trim()).map_err(|e| format!("layer {idx}: bad base64 ({e})"))?;
         let expected = (expect_in + 1) * expect_out;
@@ -215,10 +211,7 @@ pub fn from_webgl8(bytes: &[u8]) -> Result<GrowingWeights, String> {
         }
         let value = |u: u8, scale: f32| (u as f32 / 255.0 - 0.5) * scale;
         let (w, b) = data.split_at(expect_in * expect_out);
-        Ok((
-            w.iter().map(|&u| value(u, layer.weight_scale)).collect(),
-            b.iter().map(|&u| value(u, layer.bias_scale)).collect(),
-        ))
+        Ok((w.iter().map(|&u| value(u, layer.weight_scale)).collect(), b.iter().map(|&u| value(u, layer.bias_scale)).collect()))
     };
     let mut out = GrowingWeights::zeros(GrowingSpec::default());
     (out.w1, out.b1) = decode(0, GROWING_PERCEPTION, GROWING_HIDDEN)?;
@@ -235,12 +228,9 @@ struct GraphLayer {
 /// Decodes a TF.js graph model holding a growing or an MNIST NCA (see the module docs).
 pub fn from_tfjs_graph(bytes: &[u8]) -> Result<NcaWeights, String> {
     let root: Value = serde_json::from_slice(bytes).map_err(|e| format!("not JSON ({e})"))?;
-    let nodes = root
-        .pointer("/modelTopology/node")
-        .and_then(Value::as_array)
-        .ok_or("not a TF.js graph model: no modelTopology.node list")?;
-    let by_name: std::collections::HashMap<&str, &Value> =
-        nodes.iter().filter_map(|n| Some((n.get("name")?.as_str()?, n))).collect();
+    let nodes =
+        root.pointer("/modelTopology/node").and_then(Value::as_array).ok_or("not a TF.js graph model: no modelTopology.node list")?;
+    let by_name: std::collections::HashMap<&str, &Value> = nodes.iter().filter_map(|n| Some((n.get("name")?.as_str()?, n))).collect();
     let mut layers: Vec<(usize, String)> = Vec::new();
     for name in by_name.keys() {
         let Some(prefix) = name.strip_suffix("/Conv2D/ReadVariableOp") else { continue };
@@ -287,9 +277,11 @@ pub fn from_tfjs_graph(bytes: &[u8]) -> Result<NcaWeights, String> {
                 && is(l3, &[1, 1, mnist::HIDDEN, mnist::UPDATE], mnist::UPDATE) =>
         {
             let mut out = MnistWeights::zeros(MnistSpec::default());
-            for (slot, values) in out.tensors_mut().into_iter().zip([l1, l1, l2, l2, l3, l3].iter().enumerate().map(|(i, l)| {
-                if i % 2 == 0 { &l.kernel.1 } else { &l.bias.1 }
-            })) {
+            for (slot, values) in out
+                .tensors_mut()
+                .into_iter()
+                .zip([l1, l1, l2, l2, l3, l3].iter().enumerate().map(|(i, l)| if i % 2 == 0 { &l.kernel.1 } else { &l.bias.1 }))
+            {
                 slot.clone_from(values);
             }
             out.validate()?;
@@ -401,10 +393,7 @@ mod tests {
     fn names_give_mode_and_target() {
         assert_eq!(guess_mode_and_target("ex3_1f98e"), (GrowingMode::Regenerating, "lizard".into()));
         assert_eq!(guess_mode_and_target("ex1_1f600"), (GrowingMode::Growing, "1f600".into()));
-        assert_eq!(
-            guess_mode_and_target("lizard_regenerating_run0_tfjs_graph"),
-            (GrowingMode::Regenerating, "lizard".into())
-        );
+        assert_eq!(guess_mode_and_target("lizard_regenerating_run0_tfjs_graph"), (GrowingMode::Regenerating, "lizard".into()));
     }
 
     #[test]

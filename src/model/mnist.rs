@@ -349,7 +349,8 @@ pub fn grey_picture(path: &std::path::Path) -> Result<(usize, usize, Vec<f32>), 
     limits.max_alloc = Some(256 << 20);
     let mut reader = image::ImageReader::new(std::io::Cursor::new(bytes));
     reader.limits(limits);
-    let picture = reader.with_guessed_format().map_err(|e| fail(e.to_string()))?.decode().map_err(|e| fail(format!("not a readable image ({e})")))?;
+    let picture =
+        reader.with_guessed_format().map_err(|e| fail(e.to_string()))?.decode().map_err(|e| fail(format!("not a readable image ({e})")))?;
     let luma = picture.to_luma_alpha8();
     // Transparent pixels are paper: composite over white first.
     let grey: Vec<f32> = luma

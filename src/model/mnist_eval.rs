@@ -238,7 +238,12 @@ pub fn partner(seed: u32, batch: usize, k: usize, n: usize) -> usize {
 }
 
 /// Runs the protocol on `backend`, calling `progress(done, total)` after every batch.
-pub fn evaluate(backend: &mut dyn EvalBackend, test: &Digits, options: &EvalOptions, mut progress: impl FnMut(usize, usize)) -> Result<EvalReport, String> {
+pub fn evaluate(
+    backend: &mut dyn EvalBackend,
+    test: &Digits,
+    options: &EvalOptions,
+    mut progress: impl FnMut(usize, usize),
+) -> Result<EvalReport, String> {
     if (test.rows, test.cols) != (DIGIT, DIGIT) {
         return Err(format!("the test images are {}×{}, the model reads 28×28 digits", test.cols, test.rows));
     }

@@ -7,18 +7,10 @@
 pub type Kernel3 = [[f32; 3]; 3];
 
 /// `outer([1, 2, 1], [-1, 0, 1]) / 8`: the horizontal gradient.
-pub const SOBEL_X: Kernel3 = [
-    [-0.125, 0.0, 0.125],
-    [-0.25, 0.0, 0.25],
-    [-0.125, 0.0, 0.125],
-];
+pub const SOBEL_X: Kernel3 = [[-0.125, 0.0, 0.125], [-0.25, 0.0, 0.25], [-0.125, 0.0, 0.125]];
 
 /// The transpose of [`SOBEL_X`]: the vertical gradient (positive downwards, rows grow with y).
-pub const SOBEL_Y: Kernel3 = [
-    [-0.125, -0.25, -0.125],
-    [0.0, 0.0, 0.0],
-    [0.125, 0.25, 0.125],
-];
+pub const SOBEL_Y: Kernel3 = [[-0.125, -0.25, -0.125], [0.0, 0.0, 0.0], [0.125, 0.25, 0.125]];
 
 /// The two gradient kernels a step uses, possibly rotated.
 #[derive(Clone, Copy, Debug, PartialEq)]

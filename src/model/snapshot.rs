@@ -14,8 +14,7 @@ use super::weights::{f32_to_le_bytes, read_f32, write_atomically};
 /// Writes `grid` as tensor `state` [H, W, C] with string `metadata`.
 pub fn save_state(path: &Path, grid: &Grid, metadata: HashMap<String, String>) -> Result<(), ModelError> {
     let bytes = f32_to_le_bytes(&grid.data);
-    let view = TensorView::new(Dtype::F32, vec![grid.height, grid.width, grid.channels], &bytes)
-        .expect("grid shape matches its data");
+    let view = TensorView::new(Dtype::F32, vec![grid.height, grid.width, grid.channels], &bytes).expect("grid shape matches its data");
     let out = safetensors::serialize([("state", view)], Some(metadata))
         .map_err(|e| ModelError::format(path, format!("cannot serialise state ({e})")))?;
     write_atomically(path, &out)
@@ -39,9 +38,8 @@ pub fn load_state_with_kind(path: &Path) -> Result<(Grid, Option<ModelKind>), Mo
     }
     let data = read_f32("state", &view, &shape).map_err(fail)?;
     let grid = Grid::from_data(shape[1], shape[0], shape[2], data).expect("shape checked");
-    let named = SafeTensors::read_metadata(&bytes)
-        .ok()
-        .and_then(|(_, header)| header.metadata().as_ref().and_then(|m| m.get("nca.kind").cloned()));
+    let named =
+        SafeTensors::read_metadata(&bytes).ok().and_then(|(_, header)| header.metadata().as_ref().and_then(|m| m.get("nca.kind").cloned()));
     let kind = match named {
         Some(name) => Some(name.parse::<ModelKind>().map_err(fail)?),
         None => ModelKind::from_channels(grid.channels),

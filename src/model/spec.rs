@@ -25,7 +25,8 @@ pub const ALIVE_THRESHOLD: f32 = 0.1;
 pub const DEFAULT_FIRE_RATE: f32 = 0.5;
 /// Floats per growing species in the GPU weights buffer: `w1 | b1 | w2 | b2 | fire threshold,
 /// 0, 0, 0` (a multiple of 4, so every block starts on a `vec4`).
-pub const GROWING_SPECIES_STRIDE: usize = GROWING_PERCEPTION * GROWING_HIDDEN + GROWING_HIDDEN + GROWING_HIDDEN * GROWING_CHANNELS + GROWING_CHANNELS + 4;
+pub const GROWING_SPECIES_STRIDE: usize =
+    GROWING_PERCEPTION * GROWING_HIDDEN + GROWING_HIDDEN + GROWING_HIDDEN * GROWING_CHANNELS + GROWING_CHANNELS + 4;
 
 /// How a growing model was trained, which decides what it can do: grow once, hold its shape,
 /// or also heal damage.

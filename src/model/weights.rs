@@ -44,17 +44,8 @@ use super::spec::{GROWING_CHANNELS, GROWING_HIDDEN, GROWING_PERCEPTION, GrowingM
 pub const FORMAT_VERSION: &str = "1";
 
 /// Keys this module owns; everything else in the metadata is provenance.
-const SPEC_KEYS: [&str; 9] = [
-    "nca.kind",
-    "nca.format",
-    "nca.channels",
-    "nca.hidden",
-    "nca.fire_rate",
-    "nca.mode",
-    "nca.target",
-    "nca.noise_std",
-    "nca.role",
-];
+const SPEC_KEYS: [&str; 9] =
+    ["nca.kind", "nca.format", "nca.channels", "nca.hidden", "nca.fire_rate", "nca.mode", "nca.target", "nca.noise_std", "nca.role"];
 
 /// Any model this build can run.
 #[derive(Clone, Debug, PartialEq)]
@@ -167,22 +158,17 @@ impl NcaWeights {
     /// Reads and validates a `.safetensors` file.
     pub fn load(path: impl AsRef<Path>) -> Result<Self, ModelError> {
         let path = path.as_ref();
-        let bytes = std::fs::read(path)
-            .map_err(|source| ModelError::Io { path: path.to_path_buf(), source })?;
+        let bytes = std::fs::read(path).map_err(|source| ModelError::Io { path: path.to_path_buf(), source })?;
         Self::from_safetensors(&bytes).map_err(|e| e.with_path(path))
     }
 
     /// Parses and validates `.safetensors` bytes.
     pub fn from_safetensors(bytes: &[u8]) -> Result<Self, ModelError> {
         let fail = |message: String| ModelError::format(MEMORY, message);
-        let st = SafeTensors::deserialize(bytes)
-            .map_err(|e| fail(format!("not a valid safetensors file ({e})")))?;
-        let (_, header) = SafeTensors::read_metadata(bytes)
-            .map_err(|e| fail(format!("not a valid safetensors file ({e})")))?;
+        let st = SafeTensors::deserialize(bytes).map_err(|e| fail(format!("not a valid safetensors file ({e})")))?;
+        let (_, header) = SafeTensors::read_metadata(bytes).map_err(|e| fail(format!("not a valid safetensors file ({e})")))?;
         let meta = header.metadata().clone().unwrap_or_default();
-        let kind = meta
-            .get("nca.kind")
-            .ok_or_else(|| fail("metadata has no 'nca.kind': not an nca-sandbox model".into()))?;
+        let kind = meta.get("nca.kind").ok_or_else(|| fail("metadata has no 'nca.kind': not an nca-sandbox model".into()))?;
         let kind: ModelKind = kind.parse().map_err(fail)?;
         if let Some(format) = meta.get("nca.format").filter(|f| f.trim() != FORMAT_VERSION) {
             return Err(fail(format!(
@@ -409,8 +395,7 @@ pub fn read_f32(name: &str, view: &TensorView<'_>, shape: &[usize]) -> Result<Ve
     if view.shape() != shape {
         return Err(format!("tensor '{name}' has shape {:?}, expected {shape:?}", view.shape()));
     }
-    let data: Vec<f32> =
-        view.data().chunks_exact(4).map(|b| f32::from_le_bytes([b[0], b[1], b[2], b[3]])).collect();
+    let data: Vec<f32> = view.data().chunks_exact(4).map(|b| f32::from_le_bytes([b[0], b[1], b[2], b[3]])).collect();
     check_finite(name, &data)?;
     Ok(data)
 }
@@ -445,11 +430,7 @@ mod tests {
     use super::*;
 
     fn sample() -> GrowingWeights {
-        let mut w = GrowingWeights::zeros(GrowingSpec {
-            fire_rate: 0.5,
-            mode: GrowingMode::Persistent,
-            target: "lizard".into(),
-        });
+        let mut w = GrowingWeights::zeros(GrowingSpec { fire_rate: 0.5, mode: GrowingMode::Persistent, target: "lizard".into() });
         for (i, v) in w.w1.iter_mut().enumerate() {
             *v = (i as f32 * 0.37).sin();
         }
@@ -477,7 +458,14 @@ mod tests {
         let bytes = w.to_safetensors();
         assert_eq!(NcaWeights::from_safetensors(&bytes).unwrap(), w);
         let st = SafeTensors::deserialize(&bytes).unwrap();
-        for (name, shape) in [("conv_w", vec![3, 3, 20, 80]), ("conv_b", vec![80]), ("w1", vec![80, 80]), ("b1", vec![80]), ("w2", vec![80, 19]), ("b2", vec![19])] {
+        for (name, shape) in [
+            ("conv_w", vec![3, 3, 20, 80]),
+            ("conv_b", vec![80]),
+            ("w1", vec![80, 80]),
+            ("b1", vec![80]),
+            ("w2", vec![80, 19]),
+            ("b2", vec![19]),
+        ] {
             assert_eq!(st.tensor(name).unwrap().shape(), &shape[..], "{name}");
         }
     }

@@ -8,7 +8,6 @@ use super::{SandboxGrid, SceneCommand};
 use crate::sim::readback::next_readback_id;
 use crate::sim::{GridSnapshots, ReadbackKind, ReadbackRequest};
 
-
 /// Someone touched the scene (a press, a drag, a release): the tools send one per pointer event,
 /// and the kiosk's idle clock starts again.
 #[derive(Message, Clone, Copy, Debug, Default)]
@@ -37,7 +36,9 @@ pub struct KioskPlugin;
 
 impl Plugin for KioskPlugin {
     fn build(&self, app: &mut App) {
-        app.init_resource::<KioskSettings>().add_message::<Interaction>().add_systems(Update, watch_kiosk.in_set(super::SceneSystems::Apply).before(super::apply_commands));
+        app.init_resource::<KioskSettings>()
+            .add_message::<Interaction>()
+            .add_systems(Update, watch_kiosk.in_set(super::SceneSystems::Apply).before(super::apply_commands));
     }
 }
 

@@ -42,17 +42,14 @@ pub fn display_image(width: u32, height: u32) -> Image {
         RenderAssetUsages::RENDER_WORLD,
     );
     // COPY_SRC lets tests, screenshots of a single grid and exhibit checks read it back.
-    image.texture_descriptor.usage = TextureUsages::STORAGE_BINDING
-        | TextureUsages::TEXTURE_BINDING
-        | TextureUsages::COPY_DST
-        | TextureUsages::COPY_SRC;
+    image.texture_descriptor.usage =
+        TextureUsages::STORAGE_BINDING | TextureUsages::TEXTURE_BINDING | TextureUsages::COPY_DST | TextureUsages::COPY_SRC;
     image.texture_descriptor.view_formats = &[TextureFormat::Rgba8UnormSrgb];
-    image.texture_view_descriptor =
-        Some(TextureViewDescriptor {
-            format: Some(TextureFormat::Rgba8UnormSrgb),
-            usage: Some(TextureUsages::TEXTURE_BINDING),
-            ..default()
-        });
+    image.texture_view_descriptor = Some(TextureViewDescriptor {
+        format: Some(TextureFormat::Rgba8UnormSrgb),
+        usage: Some(TextureUsages::TEXTURE_BINDING),
+        ..default()
+    });
     image.sampler = ImageSampler::nearest();
     image
 }

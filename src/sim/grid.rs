@@ -164,14 +164,7 @@ pub(crate) fn plan_frames(
     mut commands: Commands,
     status: Res<GpuStatus>,
     models: Res<Assets<NcaModel>>,
-    mut grids: Query<(
-        Entity,
-        Mut<CaGrid>,
-        &mut GridEdits,
-        &mut GridFramePlan,
-        Option<&GridStateUpload>,
-        Option<&ReadbackRequest>,
-    )>,
+    mut grids: Query<(Entity, Mut<CaGrid>, &mut GridEdits, &mut GridFramePlan, Option<&GridStateUpload>, Option<&ReadbackRequest>)>,
 ) {
     for (entity, mut grid, mut edits, mut plan, upload, readback) in &mut grids {
         let size = (grid.width, grid.height);

@@ -14,14 +14,14 @@ pub mod playback;
 pub mod readback;
 
 pub use display::GridDisplay;
-pub use playback::{FollowsPlayback, Playback, PlaybackPlugin, Speed};
 pub use grid::{CaGrid, GridEdits, GridFramePlan, GridStateUpload};
 pub use model_asset::{NcaModel, NcaModelLoader, NcaModelLoaderError};
+pub use playback::{FollowsPlayback, Playback, PlaybackPlugin, Speed};
 pub use readback::{GridSnapshot, GridSnapshots, LabelSnapshot, Readback, ReadbackKind, ReadbackRequest, ReadbackResult};
 
 use std::sync::Arc;
-use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Mutex;
+use std::sync::atomic::{AtomicBool, Ordering};
 
 use bevy::prelude::*;
 

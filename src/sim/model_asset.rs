@@ -41,12 +41,7 @@ impl AssetLoader for NcaModelLoader {
     type Settings = ();
     type Error = NcaModelLoaderError;
 
-    async fn load(
-        &self,
-        reader: &mut dyn Reader,
-        _settings: &(),
-        context: &mut LoadContext<'_>,
-    ) -> Result<NcaModel, NcaModelLoaderError> {
+    async fn load(&self, reader: &mut dyn Reader, _settings: &(), context: &mut LoadContext<'_>) -> Result<NcaModel, NcaModelLoaderError> {
         let mut bytes = Vec::new();
         reader.read_to_end(&mut bytes).await?;
         let path = context.path().path().to_path_buf();

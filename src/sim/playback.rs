@@ -139,8 +139,7 @@ pub struct PlaybackPlugin;
 
 impl Plugin for PlaybackPlugin {
     fn build(&self, app: &mut App) {
-        app.init_resource::<Playback>()
-            .add_systems(PostUpdate, apply_playback.in_set(super::SimSystems::Playback));
+        app.init_resource::<Playback>().add_systems(PostUpdate, apply_playback.in_set(super::SimSystems::Playback));
     }
 }
 

@@ -37,11 +37,8 @@ impl<B: AutodiffBackend> Trainer<B> {
         let (h, w) = (self.target().height(), self.target().width());
         let pool: Vec<f32> = self.pool.iter().flat_map(|g| g.data.iter().copied()).collect();
         let losses: Vec<u8> = self.losses.iter().flat_map(|l| l.to_le_bytes()).collect();
-        let mut buffers: Vec<(&str, Dtype, Vec<usize>, Vec<u8>)> = weights
-            .tensors()
-            .into_iter()
-            .map(|(name, shape, data)| (name, Dtype::F32, shape, f32_to_le_bytes(data)))
-            .collect();
+        let mut buffers: Vec<(&str, Dtype, Vec<usize>, Vec<u8>)> =
+            weights.tensors().into_iter().map(|(name, shape, data)| (name, Dtype::F32, shape, f32_to_le_bytes(data))).collect();
         buffers.extend([
             ("pool", Dtype::F32, vec![self.pool.len(), h, w, C], f32_to_le_bytes(&pool)),
             ("target", Dtype::F32, vec![h, w, 4], f32_to_le_bytes(&self.target().rgba.data)),
@@ -88,15 +85,15 @@ impl<B: AutodiffBackend> Trainer<B> {
             return Err(fail(format!("tensor 'target' has shape {shape:?}, expected [H, W, 4]")));
         }
         let (h, w) = (shape[0], shape[1]);
-        let target = Target { rgba: Grid::from_data(w, h, 4, read_f32("target", &target_view, &shape).map_err(fail)?).expect("shape checked") };
+        let target =
+            Target { rgba: Grid::from_data(w, h, 4, read_f32("target", &target_view, &shape).map_err(fail)?).expect("shape checked") };
 
         let mut weights = crate::model::GrowingWeights::zeros(config.spec());
         weights.read_tensors(&st).map_err(fail)?;
         let pool_view = tensor("pool")?;
         let pool_len = pool_view.shape().first().copied().unwrap_or(0);
         let pool_data = read_f32("pool", &pool_view, &[pool_len, h, w, C]).map_err(fail)?;
-        let pool: Vec<Grid> =
-            pool_data.chunks(h * w * C).map(|d| Grid::from_data(w, h, C, d.to_vec()).expect("shape checked")).collect();
+        let pool: Vec<Grid> = pool_data.chunks(h * w * C).map(|d| Grid::from_data(w, h, C, d.to_vec()).expect("shape checked")).collect();
         let losses_view = tensor("losses")?;
         if losses_view.dtype() != Dtype::F64 {
             return Err(fail("tensor 'losses' is not F64".into()));

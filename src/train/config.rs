@@ -159,10 +159,7 @@ mod tests {
         let second = Retune { damaged: Some(4), damage_radius_min: Some(0.2), ..Default::default() };
         recipe.retune(9000, &second).unwrap();
         assert_eq!((recipe.learning_rate_after, recipe.damaged, recipe.damage_radius_min), (5e-5, 4, 0.2));
-        assert_eq!(
-            recipe.retuned,
-            "8000: learning_rate_after 0.0002→0.00005; 9000: damaged 3→4; 9000: damage_radius_min 0.1→0.2"
-        );
+        assert_eq!(recipe.retuned, "8000: learning_rate_after 0.0002→0.00005; 9000: damaged 3→4; 9000: damage_radius_min 0.1→0.2");
         assert_eq!(recipe.learning_rate_at(9000), 5e-5);
     }
 

@@ -83,7 +83,8 @@ impl<B: Backend> MnistNca<B> {
         let [n, h, w, _] = state.dims();
         // HWIO → OIHW for Burn's convolution (cross-correlation, like TensorFlow's).
         let kernel = self.conv_w.val().reshape([3, 3, CHANNELS, HIDDEN]).permute([3, 2, 0, 1]);
-        let perceived = conv2d(state.clone().permute([0, 3, 1, 2]), kernel, Some(self.conv_b.val()), ConvOptions::new([1, 1], [1, 1], [1, 1], 1));
+        let perceived =
+            conv2d(state.clone().permute([0, 3, 1, 2]), kernel, Some(self.conv_b.val()), ConvOptions::new([1, 1], [1, 1], [1, 1], 1));
         let rows = relu(perceived).permute([0, 2, 3, 1]).reshape([n * h * w, HIDDEN]);
         let hidden = relu(rows.matmul(self.w1.val()) + self.b1.val().unsqueeze_dim(0));
         let ds = (hidden.matmul(self.w2.val()) + self.b2.val().unsqueeze_dim(0)).reshape([n, h, w, UPDATE]) + noise;

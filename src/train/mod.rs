@@ -16,7 +16,7 @@ pub use crate::plot;
 pub mod trainer;
 
 pub use config::{Retune, TrainConfig};
-pub use rng::Pcg32;
 pub use mnist::{MnistBatch, MnistNca, noise_tensor};
 pub use model::{GrowingNca, fire_mask};
+pub use rng::Pcg32;
 pub use trainer::{IterationStats, Trainer};

@@ -2,15 +2,14 @@
 
 use burn::module::Param;
 use burn::prelude::*;
+use burn::tensor::IndexingUpdateOp;
 use burn::tensor::activation::relu;
 use burn::tensor::module::{conv2d, max_pool2d};
-use burn::tensor::IndexingUpdateOp;
 use burn::tensor::ops::ConvOptions;
 
 use crate::model::perception::SobelPair;
 use crate::model::spec::{
-    ALIVE_THRESHOLD, ALPHA, GROWING_CHANNELS as C, GROWING_FILTERS as F, GROWING_HIDDEN as H,
-    GROWING_PERCEPTION as P, GrowingSpec,
+    ALIVE_THRESHOLD, ALPHA, GROWING_CHANNELS as C, GROWING_FILTERS as F, GROWING_HIDDEN as H, GROWING_PERCEPTION as P, GrowingSpec,
 };
 use crate::model::{GrowingWeights, fire};
 
@@ -76,11 +75,7 @@ impl<B: Backend> GrowingNca<B> {
         let weight = Tensor::<B, 4>::from_data(TensorData::new(kernels, [C * F, 1, 3, 3]), &device);
         let nchw = state.permute([0, 3, 1, 2]);
         let channel_major = conv2d(nchw, weight, None, ConvOptions::new([1, 1], [1, 1], [1, 1], C));
-        channel_major
-            .reshape([n, C, F, h, w])
-            .swap_dims(1, 2)
-            .reshape([n, P, h, w])
-            .permute([0, 2, 3, 1])
+        channel_major.reshape([n, C, F, h, w]).swap_dims(1, 2).reshape([n, P, h, w]).permute([0, 2, 3, 1])
     }
 
     /// The update for each cell: `[N, H, W, 48]` → `[N, H, W, 16]`.
@@ -142,8 +137,12 @@ impl RowGather {
     pub(crate) fn gather<B: Backend>(self, table: &Tensor<B, 2>, rows: &[i64]) -> Tensor<B, 2> {
         let device = table.device();
         match self {
-            RowGather::GatherNd => table.clone().gather_nd(Tensor::<B, 2, Int>::from_data(TensorData::new(rows.to_vec(), [rows.len(), 1]), &device)),
-            RowGather::Select => table.clone().select(0, Tensor::<B, 1, Int>::from_data(TensorData::new(rows.to_vec(), [rows.len()]), &device)),
+            RowGather::GatherNd => {
+                table.clone().gather_nd(Tensor::<B, 2, Int>::from_data(TensorData::new(rows.to_vec(), [rows.len(), 1]), &device))
+            }
+            RowGather::Select => {
+                table.clone().select(0, Tensor::<B, 1, Int>::from_data(TensorData::new(rows.to_vec(), [rows.len()]), &device))
+            }
         }
     }
 }

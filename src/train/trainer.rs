@@ -13,11 +13,11 @@ use burn::tensor::backend::AutodiffBackend;
 use super::config::TrainConfig;
 use super::model::{ActiveBatch, GrowingNca};
 use super::rng::Pcg32;
+use crate::model::GrowingWeights;
 use crate::model::grid::{Edit, Grid};
 use crate::model::perception::SobelPair;
 use crate::model::spec::{GROWING_CHANNELS as C, GROWING_HIDDEN, GROWING_PERCEPTION, GrowingMode};
 use crate::model::target::Target;
-use crate::model::GrowingWeights;
 
 /// What one iteration did.
 #[derive(Clone, Debug, PartialEq)]
@@ -104,7 +104,10 @@ impl<B: AutodiffBackend> Trainer<B> {
         &self.optimizer
     }
 
-    pub(super) fn load_optimizer_record(&mut self, record: <OptimizerAdaptor<Adam, GrowingNca<B>, B> as Optimizer<GrowingNca<B>, B>>::Record) {
+    pub(super) fn load_optimizer_record(
+        &mut self,
+        record: <OptimizerAdaptor<Adam, GrowingNca<B>, B> as Optimizer<GrowingNca<B>, B>>::Record,
+    ) {
         let fresh = AdamConfig::new().with_epsilon(self.config.adam_epsilon).init();
         self.optimizer = Optimizer::<GrowingNca<B>, B>::load_record(fresh, record);
     }
@@ -147,10 +150,7 @@ impl<B: AutodiffBackend> Trainer<B> {
             rollout = self.model.step_active(rollout, &seeds, step, cfg.fire_rate, &sobel);
         }
         let state = rollout.into_state();
-        let target = Tensor::<B, 4>::from_data(
-            TensorData::new(self.target.rgba.data.clone(), [1, h, w, 4]),
-            &self.device,
-        );
+        let target = Tensor::<B, 4>::from_data(TensorData::new(self.target.rgba.data.clone(), [1, h, w, 4]), &self.device);
         let loss = (state.clone().narrow(3, 0, 4) - target).powi_scalar(2).mean();
         let loss_value: f64 = loss.clone().into_scalar().to_f64();
 

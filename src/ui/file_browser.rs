@@ -58,51 +58,47 @@ impl FileBrowser {
         let mut keep_open = true;
         let mut go_to = None;
         let mut picked = None;
-        egui::Window::new("Open a model")
-            .open(&mut keep_open)
-            .collapsible(false)
-            .default_size([380.0, 440.0])
-            .show(ctx, |ui| {
-                ui.horizontal_wrapped(|ui| {
-                    if ui.add_enabled(dir.parent().is_some(), egui::Button::new("⬆ Up")).clicked() {
-                        go_to = dir.parent().map(Path::to_path_buf);
-                    }
-                    if ui.button("⟳").on_hover_text("list this folder again").clicked() {
-                        go_to = Some(dir.clone());
-                    }
-                    for (label, place) in places {
-                        if ui.button(label).clicked() {
-                            go_to = Some(place.clone());
-                        }
-                    }
-                });
-                ui.add(egui::Label::new(egui::RichText::new(dir.display().to_string()).monospace()).wrap());
-                if let Some(error) = &self.error {
-                    ui.colored_label(egui::Color32::from_rgb(200, 40, 40), error);
+        egui::Window::new("Open a model").open(&mut keep_open).collapsible(false).default_size([380.0, 440.0]).show(ctx, |ui| {
+            ui.horizontal_wrapped(|ui| {
+                if ui.add_enabled(dir.parent().is_some(), egui::Button::new("⬆ Up")).clicked() {
+                    go_to = dir.parent().map(Path::to_path_buf);
                 }
-                ui.separator();
-                egui::ScrollArea::vertical().auto_shrink([false, false]).show(ui, |ui| {
-                    if self.listing.is_empty() && self.error.is_none() {
-                        ui.weak("No folders or model files here.");
+                if ui.button("⟳").on_hover_text("list this folder again").clicked() {
+                    go_to = Some(dir.clone());
+                }
+                for (label, place) in places {
+                    if ui.button(label).clicked() {
+                        go_to = Some(place.clone());
                     }
-                    for entry in &self.listing {
-                        let (icon, note) = match entry.kind {
-                            BrowseKind::Folder => ("📁", "folder"),
-                            BrowseKind::Model => ("📄", "model"),
-                        };
-                        let row = egui::Button::new(format!("{icon} {}", entry.name))
-                            .shortcut_text(note)
-                            .truncate()
-                            .min_size(egui::vec2(ui.available_width(), ROW_HEIGHT));
-                        if ui.add(row).clicked() {
-                            match entry.kind {
-                                BrowseKind::Folder => go_to = Some(entry.path.clone()),
-                                BrowseKind::Model => picked = Some(entry.path.clone()),
-                            }
+                }
+            });
+            ui.add(egui::Label::new(egui::RichText::new(dir.display().to_string()).monospace()).wrap());
+            if let Some(error) = &self.error {
+                ui.colored_label(egui::Color32::from_rgb(200, 40, 40), error);
+            }
+            ui.separator();
+            egui::ScrollArea::vertical().auto_shrink([false, false]).show(ui, |ui| {
+                if self.listing.is_empty() && self.error.is_none() {
+                    ui.weak("No folders or model files here.");
+                }
+                for entry in &self.listing {
+                    let (icon, note) = match entry.kind {
+                        BrowseKind::Folder => ("📁", "folder"),
+                        BrowseKind::Model => ("📄", "model"),
+                    };
+                    let row = egui::Button::new(format!("{icon} {}", entry.name))
+                        .shortcut_text(note)
+                        .truncate()
+                        .min_size(egui::vec2(ui.available_width(), ROW_HEIGHT));
+                    if ui.add(row).clicked() {
+                        match entry.kind {
+                            BrowseKind::Folder => go_to = Some(entry.path.clone()),
+                            BrowseKind::Model => picked = Some(entry.path.clone()),
                         }
                     }
-                });
+                }
             });
+        });
         if let Some(dir) = go_to {
             self.open_at(&dir);
         }

@@ -94,10 +94,8 @@ fn panel(
             ui.separator();
             ui.label("Model");
             let current = scene.model.clone();
-            let current_name = current
-                .as_ref()
-                .and_then(|h| library.entry(h).map(|e| e.name.clone()))
-                .unwrap_or_else(|| "(loading…)".into());
+            let current_name =
+                current.as_ref().and_then(|h| library.entry(h).map(|e| e.name.clone())).unwrap_or_else(|| "(loading…)".into());
             egui::ComboBox::from_id_salt("model_picker").width(260.0).selected_text(current_name).show_ui(ui, |ui| {
                 for entry in &library.entries {
                     let loaded = models.get(&entry.handle);
@@ -179,11 +177,8 @@ fn panel(
                 ui.add(egui::Slider::new(&mut tools.pen_radius, 1.0..=5.0).text("pen (cells)"));
             }
             ui.add(egui::Slider::new(&mut tools.brush_radius, 1.0..=64.0).logarithmic(true).text("eraser (cells)"));
-            let species_name = tools
-                .species_model
-                .as_ref()
-                .and_then(|h| library.entry(h).map(|e| e.name.clone()))
-                .unwrap_or_else(|| "choose…".into());
+            let species_name =
+                tools.species_model.as_ref().and_then(|h| library.entry(h).map(|e| e.name.clone())).unwrap_or_else(|| "choose…".into());
             egui::ComboBox::from_label("species brush").selected_text(species_name).show_ui(ui, |ui| {
                 // Only models of the grid's kind can share it.
                 for entry in library.entries.iter().filter(|e| models.get(&e.handle).is_some_and(|m| m.weights.kind() == kind)) {
@@ -222,7 +217,13 @@ fn panel(
                     for class in 0..crate::model::mnist::CLASSES {
                         let (rect, _) = ui.allocate_exact_size(egui::vec2(20.0, 16.0), egui::Sense::hover());
                         ui.painter().rect_filled(rect, 2.0, color32(crate::model::display::class_color(class, scene.hue_degrees)));
-                        ui.painter().text(rect.center(), egui::Align2::CENTER_CENTER, class.to_string(), egui::FontId::monospace(11.0), egui::Color32::BLACK);
+                        ui.painter().text(
+                            rect.center(),
+                            egui::Align2::CENTER_CENTER,
+                            class.to_string(),
+                            egui::FontId::monospace(11.0),
+                            egui::Color32::BLACK,
+                        );
                     }
                 });
             }

@@ -35,7 +35,8 @@ pub fn mnist_model() -> nca_sandbox::model::MnistWeights {
 
 /// A model of the adversarial-reprogramming demo's data: the classifier or the adversary.
 pub fn adversarial(pick: import::Pick) -> nca_sandbox::model::MnistWeights {
-    let w = import::load_model_file_picking(reference("weights/adversarial/mnist_adversarial_data.js"), pick).expect("the adversarial data imports");
+    let w = import::load_model_file_picking(reference("weights/adversarial/mnist_adversarial_data.js"), pick)
+        .expect("the adversarial data imports");
     w.expect_mnist().unwrap().clone()
 }
 
