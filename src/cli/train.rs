@@ -4,7 +4,7 @@
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use burn::backend::{Autodiff, NdArray, Wgpu};
 use burn::tensor::backend::AutodiffBackend;
@@ -13,6 +13,7 @@ use clap::{Args, ValueEnum};
 use crate::model::NcaWeights;
 use crate::model::spec::GrowingMode;
 use crate::model::target::Target;
+use crate::train::run::{FINAL_LOSS_WINDOW, LoopSettings, Run, drive, progress_line};
 use crate::train::{Retune, TrainConfig, Trainer, plot};
 
 /// Burn backends the trainer can run on.
@@ -160,11 +161,7 @@ fn retune(config: &mut TrainConfig, iteration: usize, args: &TrainArgs) -> Resul
     Ok(())
 }
 
-/// Files written next to the output model.
-pub fn sibling(out: &Path, suffix: &str) -> PathBuf {
-    let stem = out.file_stem().and_then(|s| s.to_str()).unwrap_or("model");
-    out.with_file_name(format!("{stem}{suffix}"))
-}
+pub use crate::train::run::sibling;
 
 pub(super) fn run(args: TrainArgs) -> Result<(), String> {
     match args.backend {
@@ -177,7 +174,6 @@ pub(super) fn run(args: TrainArgs) -> Result<(), String> {
 }
 
 fn train<B: AutodiffBackend>(args: TrainArgs, device: B::Device) -> Result<(), String> {
-    let checkpoint = sibling(&args.out, ".ckpt.safetensors");
     let mut trainer = match (&args.resume, &args.init) {
         (Some(path), _) => {
             let mut trainer = Trainer::<B>::resume(path, device).map_err(|e| e.to_string())?;
@@ -194,95 +190,44 @@ fn train<B: AutodiffBackend>(args: TrainArgs, device: B::Device) -> Result<(), S
             }
         }
     };
+    let settings = LoopSettings {
+        out: args.out.clone(),
+        iterations: args.iterations,
+        checkpoint_every: checkpoint_interval(args.checkpoint_minutes)?,
+        resumed: args.resume.is_some(),
+        backend: format!("{:?}", args.backend).to_lowercase(),
+    };
+    drive_from_cli(&mut trainer, &settings)
+}
+
+/// Checkpoint minutes as an interval (0: after every iteration).
+pub(super) fn checkpoint_interval(minutes: f64) -> Result<Duration, String> {
+    if minutes.is_finite() && minutes >= 0.0 {
+        Ok(Duration::from_secs_f64(minutes * 60.0))
+    } else {
+        Err(format!("--checkpoint-minutes {minutes} is not a number of minutes ≥ 0"))
+    }
+}
+
+/// The shared loop with the CLI's progress line and Ctrl-C, and its closing line.
+pub(super) fn drive_from_cli(run: &mut dyn Run, settings: &LoopSettings) -> Result<(), String> {
     let interrupted = Arc::new(AtomicBool::new(false));
     {
         let flag = interrupted.clone();
         // A second handler cannot be installed in one process (tests run several trainings).
         let _ = ctrlc::set_handler(move || flag.store(true, Ordering::SeqCst));
     }
-
-    let start = Instant::now();
-    let seconds_before = trainer.seconds;
-    let first = trainer.iteration;
-    let mut last_checkpoint = Instant::now();
-    let mut saved_any = args.resume.is_some();
-    while trainer.iteration < args.iterations {
-        if interrupted.load(Ordering::SeqCst) {
-            trainer.save_checkpoint(&checkpoint).map_err(|e| e.to_string())?;
-            save_model(&args, &trainer)?;
-            eprintln!();
-            return Err(format!(
-                "interrupted at iteration {}; checkpoint saved to {} (continue with --resume {})",
-                trainer.iteration,
-                checkpoint.display(),
-                checkpoint.display()
-            ));
-        }
-        let stats = trainer.step();
-        trainer.seconds = seconds_before + start.elapsed().as_secs_f64();
-        if !stats.loss.is_finite() {
-            eprintln!();
-            let kept = if saved_any {
-                format!("the last good checkpoint is {}", checkpoint.display())
-            } else {
-                "no checkpoint had been written yet".to_string()
-            };
-            return Err(format!("loss became {} at iteration {}; stopped, {kept}", stats.loss, stats.iteration));
-        }
-        let done = trainer.iteration - first;
-        let rate = done as f64 / start.elapsed().as_secs_f64().max(1e-9);
-        let eta = Duration::from_secs_f64((args.iterations - trainer.iteration) as f64 / rate.max(1e-9));
-        eprint!("\r[{}/{}] loss {:.3e}  {:.2} it/s  ETA {}   ", trainer.iteration, args.iterations, stats.loss, rate, format_duration(eta));
-        if last_checkpoint.elapsed().as_secs_f64() >= args.checkpoint_minutes * 60.0 {
-            trainer.save_checkpoint(&checkpoint).map_err(|e| e.to_string())?;
-            save_model(&args, &trainer)?;
-            last_checkpoint = Instant::now();
-            saved_any = true;
-        }
-    }
+    let result = drive(run, settings, &interrupted, |p| eprint!("{}", progress_line(p)));
     eprintln!();
-    trainer.save_checkpoint(&checkpoint).map_err(|e| e.to_string())?;
-    let final_loss = save_model(&args, &trainer)?;
+    let final_loss = result?;
     println!(
         "{}: {} iterations, final loss {final_loss:.3e} (mean of the last {}), {:.0} s in all",
-        args.out.display(),
-        trainer.iteration,
-        FINAL_LOSS_WINDOW.min(trainer.losses.len()),
-        trainer.seconds
+        settings.out.display(),
+        run.iteration(),
+        FINAL_LOSS_WINDOW.min(run.losses().len()),
+        run.seconds()
     );
     Ok(())
-}
-
-/// Iterations averaged into the recorded final loss (one batch's loss is noisy).
-const FINAL_LOSS_WINDOW: usize = 10;
-
-/// Writes the model as it stands, with its provenance, and its loss curves; returns the loss
-/// recorded as final. Called at every checkpoint too, so the output always holds the latest
-/// weights: `nca eval` can judge a run while it trains, and a sandbox showing the file hot-swaps
-/// them in.
-fn save_model<B: AutodiffBackend>(args: &TrainArgs, trainer: &Trainer<B>) -> Result<f64, String> {
-    let mut weights = trainer.weights();
-    let tail = &trainer.losses[trainer.losses.len().saturating_sub(FINAL_LOSS_WINDOW)..];
-    let final_loss = tail.iter().sum::<f64>() / tail.len().max(1) as f64;
-    for (key, value) in [
-        ("nca.source", "trained by nca-sandbox".to_string()),
-        ("nca.train.command", std::env::args().collect::<Vec<_>>().join(" ")),
-        ("nca.train.iterations", trainer.iteration.to_string()),
-        ("nca.train.loss", format!("{final_loss:e}")),
-        ("nca.train.backend", format!("{:?}", args.backend).to_lowercase()),
-        ("nca.train.seconds", format!("{:.0}", trainer.seconds)),
-        ("nca.train.seed", trainer.config.seed.to_string()),
-        // The command above may be the last of several resumes; the recipe is the whole story.
-        ("nca.train.recipe", serde_json::to_string(&trainer.config).map_err(|e| e.to_string())?),
-    ] {
-        weights.provenance.insert(key.to_string(), value);
-    }
-    if !trainer.restarts.is_empty() {
-        weights.provenance.insert("nca.train.restarts".into(), crate::train::checkpoint::join_iterations(&trainer.restarts));
-    }
-    NcaWeights::Growing(weights).save(&args.out).map_err(|e| e.to_string())?;
-    write_curves(&args.out, &trainer.losses)?;
-    Ok(final_loss)
 }
 
 /// A new run that starts from a model's weights (`--from`): see [`TrainArgs::from`].
@@ -340,16 +285,4 @@ fn init_trainer<B: AutodiffBackend>(args: &TrainArgs, model: &Path, device: B::D
     trainer.seconds = meta("nca.train.seconds").and_then(|v| v.parse().ok()).unwrap_or(0.0);
     trainer.restarts = restarts;
     Ok(trainer)
-}
-
-fn write_curves(out: &Path, losses: &[f64]) -> Result<(), String> {
-    let csv = sibling(out, ".loss.csv");
-    plot::write_csv(&csv, losses).map_err(|e| format!("{}: {e}", csv.display()))?;
-    let png = sibling(out, ".loss.png");
-    plot::render_png(losses).save(&png).map_err(|e| format!("{}: {e}", png.display()))
-}
-
-fn format_duration(d: Duration) -> String {
-    let s = d.as_secs();
-    if s >= 3600 { format!("{}h{:02}m", s / 3600, (s % 3600) / 60) } else { format!("{}m{:02}s", s / 60, s % 60) }
 }

@@ -8,15 +8,19 @@
 pub mod checkpoint;
 pub mod config;
 pub mod mnist;
+pub mod mnist_trainer;
 pub mod model;
 pub mod rng;
+pub mod run;
 
 /// Loss plots live outside the Burn module; re-exported for the trainer's callers.
 pub use crate::plot;
 pub mod trainer;
 
 pub use config::{Retune, TrainConfig};
-pub use mnist::{MnistBatch, MnistNca, noise_tensor};
+pub use mnist::{MnistBatch, MnistNca, noise_tensor, step_active_species};
+pub use mnist_trainer::{MnistLoss, MnistTrainConfig, MnistTrainer};
 pub use model::{GrowingNca, fire_mask};
 pub use rng::Pcg32;
-pub use trainer::{IterationStats, Trainer};
+pub use run::{IterationStats, Run};
+pub use trainer::Trainer;

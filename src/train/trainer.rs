@@ -13,22 +13,12 @@ use burn::tensor::backend::AutodiffBackend;
 use super::config::TrainConfig;
 use super::model::{ActiveBatch, GrowingNca};
 use super::rng::Pcg32;
+pub use super::run::IterationStats;
 use crate::model::GrowingWeights;
 use crate::model::grid::{Edit, Grid};
 use crate::model::perception::SobelPair;
 use crate::model::spec::{GROWING_CHANNELS as C, GROWING_HIDDEN, GROWING_PERCEPTION, GrowingMode};
 use crate::model::target::Target;
-
-/// What one iteration did.
-#[derive(Clone, Debug, PartialEq)]
-pub struct IterationStats {
-    /// The iteration's number (0-based).
-    pub iteration: usize,
-    /// Mean RGBA MSE of the batch after the rollout.
-    pub loss: f64,
-    /// CA steps run.
-    pub steps: u32,
-}
 
 /// The trainer's state: model, optimiser, pool and RNG.
 pub struct Trainer<B: AutodiffBackend> {
@@ -177,6 +167,37 @@ impl<B: AutodiffBackend> Trainer<B> {
     }
 }
 
+impl<B: AutodiffBackend> super::run::Run for Trainer<B> {
+    fn iteration(&self) -> usize {
+        self.iteration
+    }
+    fn step(&mut self) -> IterationStats {
+        Trainer::step(self)
+    }
+    fn losses(&self) -> &[f64] {
+        &self.losses
+    }
+    fn seconds(&self) -> f64 {
+        self.seconds
+    }
+    fn set_seconds(&mut self, seconds: f64) {
+        self.seconds = seconds;
+    }
+    fn save_checkpoint(&self, path: &std::path::Path) -> Result<(), crate::model::ModelError> {
+        Trainer::save_checkpoint(self, path)
+    }
+    fn model(&self) -> Result<crate::model::NcaWeights, String> {
+        let mut weights = self.weights();
+        weights.provenance.insert("nca.train.seed".into(), self.config.seed.to_string());
+        // The command may be the last of several resumes; the recipe is the whole story.
+        weights.provenance.insert("nca.train.recipe".into(), serde_json::to_string(&self.config).map_err(|e| e.to_string())?);
+        if !self.restarts.is_empty() {
+            weights.provenance.insert("nca.train.restarts".into(), super::checkpoint::join_iterations(&self.restarts));
+        }
+        Ok(crate::model::NcaWeights::Growing(weights))
+    }
+}
+
 /// A random disc to erase from a good sample, in the notebook's coordinates, where the grid
 /// spans [-1, 1]: the centre within the middle half, the radius between the configured bounds
 /// in those units, i.e. 0.1–0.4 is a twentieth to a fifth of the side. (Measured against the
@@ -206,7 +227,7 @@ pub fn damage_half(rng: &mut Pcg32, width: usize, height: usize) -> Edit {
 }
 
 /// `g / (‖g‖ + 1e-8)` for one parameter's gradient, as in the notebook.
-fn normalize<B: AutodiffBackend, const D: usize>(grads: &mut GradientsParams, id: burn::module::ParamId) {
+pub(super) fn normalize<B: AutodiffBackend, const D: usize>(grads: &mut GradientsParams, id: burn::module::ParamId) {
     if let Some(g) = grads.remove::<B::InnerBackend, D>(id) {
         let norm = g.clone().powi_scalar(2).sum().sqrt().add_scalar(1e-8);
         grads.register(id, g / norm.unsqueeze());
