@@ -17,9 +17,11 @@ use crate::model::{Grid, GrowingWeights, NcaWeights, fire};
 /// Options of `nca bench`.
 #[derive(Args, Debug)]
 pub struct BenchArgs {
-    /// `train`: seconds per training iteration instead of cell-updates per second. `mnist`: the
-    /// MNIST step on a grid of tiled test digits (and, with --eval, the full evaluation).
-    #[arg(value_parser = ["train", "mnist"])]
+    /// `train`: seconds per training iteration of the growing recipe instead of cell-updates per
+    /// second; `train-mnist`: the same for the MNIST recipe (dense and active-cell steps);
+    /// `mnist`: the MNIST step on a grid of tiled test digits (and, with --eval, the full
+    /// evaluation).
+    #[arg(value_parser = ["train", "train-mnist", "mnist"])]
     pub what: Option<String>,
     /// `bench mnist`: folder of MNIST's idx files (default: $NCA_MNIST_DIR, else data/mnist).
     #[arg(long)]
@@ -85,6 +87,7 @@ pub(super) fn run(args: BenchArgs) -> Result<(), String> {
     }
     match args.what.as_deref() {
         Some("train") => return bench_train(&args),
+        Some("train-mnist") => return bench_train_mnist(&args),
         Some("mnist") => return bench_mnist(&args),
         _ => {}
     }
@@ -138,6 +141,56 @@ fn time_cpu(models: &[NcaWeights], mut grid: Grid, budget: f64) -> (u32, f64) {
         steps += 1;
     }
     (steps, start.elapsed().as_secs_f64())
+}
+
+/// Seconds per iteration of the MNIST recipe (batch 16, 20 steps, pool of 160) per Burn
+/// backend, with the active-cell step training uses and with the dense step, after one warm-up
+/// iteration.
+fn bench_train_mnist(args: &BenchArgs) -> Result<(), String> {
+    use crate::model::idx::{Digits, Split, default_dir};
+    use crate::train::{MnistTrainConfig, MnistTrainer};
+    use burn::backend::{Autodiff, NdArray, Wgpu};
+    use burn::tensor::backend::AutodiffBackend;
+
+    let dir = args.mnist.clone().unwrap_or_else(default_dir);
+    let data = std::sync::Arc::new(Digits::load(&dir, Split::Train).map_err(|e| e.to_string())?);
+    let weights = match &args.model {
+        Some(path) => crate::model::import::load_model_file(path).map_err(|e| e.to_string())?,
+        None => bench_mnist_weights(),
+    };
+    let weights = weights.expect_mnist().map_err(|e| format!("bench train-mnist: {e}"))?.clone();
+    fn run<B: AutodiffBackend>(
+        data: &std::sync::Arc<Digits>,
+        weights: &crate::model::MnistWeights,
+        dense: bool,
+        iterations: usize,
+    ) -> Result<f64, String> {
+        let config = MnistTrainConfig::new().with_dense(dense);
+        let rng = crate::train::Pcg32::new(config.seed);
+        let mut trainer = MnistTrainer::<B>::from_weights(config, data.clone(), None, weights, rng, Default::default())?;
+        trainer.step();
+        let start = Instant::now();
+        for _ in 0..iterations {
+            trainer.step();
+        }
+        Ok(start.elapsed().as_secs_f64() / iterations as f64)
+    }
+    println!("backend  step    seconds/iteration (batch 16, 28x28, 20 steps)");
+    let backends = if args.backends.iter().any(|b| b == "cpu" || b == "gpu") { vec!["ndarray".to_string()] } else { args.backends.clone() };
+    for backend in backends {
+        for dense in [false, true] {
+            let seconds = match backend.as_str() {
+                "ndarray" => run::<Autodiff<NdArray<f32>>>(&data, &weights, dense, args.iterations)?,
+                "wgpu" => {
+                    crate::app::probe_adapter().map_err(|e| e.to_string())?;
+                    run::<Autodiff<Wgpu>>(&data, &weights, dense, args.iterations)?
+                }
+                other => return Err(format!("unknown training backend '{other}' (ndarray or wgpu)")),
+            };
+            println!("{backend:<8} {:<7} {seconds:.3}", if dense { "dense" } else { "active" });
+        }
+    }
+    Ok(())
 }
 
 /// Random MNIST weights scaled like a trained model's, for benchmarks without a model file.

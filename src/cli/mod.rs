@@ -3,6 +3,7 @@
 
 pub mod bench;
 pub mod train;
+pub mod train_mnist;
 
 use std::collections::HashMap;
 use std::path::{Path, PathBuf};
@@ -171,6 +172,11 @@ pub enum Backend {
 pub enum TrainKind {
     /// A growing NCA (the Distill recipe).
     Growing(train::TrainArgs),
+    /// A self-classifying MNIST NCA (the paper's notebook's recipe).
+    Mnist(train_mnist::MnistTrainArgs),
+    /// An adversary that hijacks a frozen MNIST model's vote from a few cells (the adversarial
+    /// reprogramming article's recipe).
+    MnistAdversary(train_mnist::MnistAdversaryArgs),
 }
 
 /// Models `nca eval` knows how to score.
@@ -214,6 +220,30 @@ pub enum EvalKind {
         /// Also record the mean |state| and |update| of living cells per step (slower).
         #[arg(long)]
         magnitudes: bool,
+    },
+    /// An MNIST adversary against its base model: the share of test digits whose majority vote
+    /// is the target class after 200 steps with a share of adversary cells (and without any),
+    /// and the share that return to their true class 200 steps after the adversaries are removed.
+    MnistAdversary {
+        /// The base classifier.
+        base: PathBuf,
+        /// The adversary.
+        adversary: PathBuf,
+        /// Share of cells that run the adversary.
+        #[arg(long, default_value_t = 0.1)]
+        fraction: f32,
+        /// The class the adversary pushes to (default: its recipe's, else 8).
+        #[arg(long)]
+        target_class: Option<u8>,
+        /// Folder of MNIST's idx files (default: $NCA_MNIST_DIR, else data/mnist).
+        #[arg(long)]
+        mnist: Option<PathBuf>,
+        /// Evaluate only the first N test digits (default: all 10,000).
+        #[arg(long)]
+        digits: Option<usize>,
+        /// Fire-hash seed (also draws the adversary cells).
+        #[arg(long, default_value_t = 0)]
+        seed: u32,
     },
 }
 
@@ -561,6 +591,38 @@ fn run(cli: Cli) -> Result<(), String> {
         }
         Command::Bench(args) => bench::run(args),
         Command::Train { kind: TrainKind::Growing(args) } => train::run(args),
+        Command::Train { kind: TrainKind::Mnist(args) } => train_mnist::run(args),
+        Command::Train { kind: TrainKind::MnistAdversary(args) } => train_mnist::run_adversary(args),
+        Command::Eval { kind: EvalKind::MnistAdversary { base, adversary, fraction, target_class, mnist, digits, seed } } => {
+            let (base_weights, adversary_weights) = (load(&base)?, load(&adversary)?);
+            let b = base_weights.expect_mnist().map_err(|e| format!("{}: {e}", base.display()))?;
+            let a = adversary_weights.expect_mnist().map_err(|e| format!("{}: {e}", adversary.display()))?;
+            if !(fraction > 0.0 && fraction <= 1.0) {
+                return Err(format!("--fraction {fraction} is outside (0, 1]"));
+            }
+            let dir = mnist.unwrap_or_else(crate::model::idx::default_dir);
+            let test = crate::model::idx::Digits::load(&dir, crate::model::idx::Split::Test).map_err(|e| e.to_string())?;
+            let started = std::time::Instant::now();
+            let progress = |done: usize, total: usize| eprint!("\r{done}/{total} digits, {:.0} s", started.elapsed().as_secs_f64());
+            // The adversary's own recipe says what it was trained to push to.
+            let trained_for = a
+                .provenance
+                .get("nca.train.recipe")
+                .and_then(|r| serde_json::from_str::<serde_json::Value>(r).ok())
+                .and_then(|r| r["adversary_target"].as_u64())
+                .map(|c| c as u8);
+            let target = target_class.or(trained_for).unwrap_or(8);
+            let options = crate::model::mnist_eval::AdversaryOptions { digits: digits.unwrap_or(test.len()), fraction, target, seed };
+            let report = crate::model::mnist_eval::evaluate_adversary(b, a, &test, &options, progress)?;
+            eprintln!();
+            let mut json = report.to_json();
+            json["base"] = serde_json::json!(base.display().to_string());
+            json["adversary"] = serde_json::json!(adversary.display().to_string());
+            json["seed"] = serde_json::json!(seed);
+            json["seconds"] = serde_json::json!((started.elapsed().as_secs_f64() * 10.0).round() / 10.0);
+            println!("{}", serde_json::to_string_pretty(&json).expect("JSON of numbers and strings"));
+            Ok(())
+        }
         Command::Eval { kind: EvalKind::Mnist { model, mnist, digits, seed, backend, plot, magnitudes } } => {
             eval_mnist(&model, mnist, digits, seed, backend, plot, magnitudes)
         }

@@ -48,6 +48,18 @@ impl<B: Backend> MnistNca<B> {
         }
     }
 
+    /// The module holding `weights` under given parameter ids (to match a saved optimiser state).
+    pub fn from_weights_with_ids(weights: &MnistWeights, ids: [u64; 6], device: &B::Device) -> Self {
+        let mut module = Self::from_weights(weights, device);
+        module.conv_w = Param::initialized(ids[0].into(), module.conv_w.val());
+        module.conv_b = Param::initialized(ids[1].into(), module.conv_b.val());
+        module.w1 = Param::initialized(ids[2].into(), module.w1.val());
+        module.b1 = Param::initialized(ids[3].into(), module.b1.val());
+        module.w2 = Param::initialized(ids[4].into(), module.w2.val());
+        module.b2 = Param::initialized(ids[5].into(), module.b2.val());
+        module
+    }
+
     /// The ids of the six parameters, in file order: the optimiser's state is keyed by them.
     pub fn param_ids(&self) -> [u64; 6] {
         [self.conv_w.id.val(), self.conv_b.id.val(), self.w1.id.val(), self.b1.id.val(), self.w2.id.val(), self.b2.id.val()]
@@ -97,29 +109,48 @@ impl<B: Backend> MnistNca<B> {
     /// The same step as [`MnistNca::step`] for the cells that are alive and fire, which is all
     /// that changes: about a tenth of an MNIST grid. Their 3×3 neighbourhoods are gathered as rows
     /// and run through the network alone, and the updates scattered back.
-    pub fn step_active(&self, mut batch: MnistBatch<B>, seeds: &[u32], step: u32, fire_rate: f32, noise_std: f32) -> MnistBatch<B> {
-        let (h, w) = (batch.height, batch.width);
-        let threshold = fire::threshold(fire_rate);
-        let mut active = Vec::new();
-        for (k, &seed) in seeds.iter().enumerate() {
-            for y in 0..h {
-                for x in 0..w {
-                    let flat = (k * h + y) * w + x;
-                    if batch.alive[flat] && fire::fires(seed, step, x as u32, y as u32, threshold) {
-                        active.push(flat as i64);
-                    }
+    pub fn step_active(&self, batch: MnistBatch<B>, seeds: &[u32], step: u32, fire_rate: f32, noise_std: f32) -> MnistBatch<B> {
+        step_active_species(&[self], None, batch, seeds, step, fire_rate, noise_std)
+    }
+}
+
+/// [`MnistNca::step_active`] for a batch whose cells run different models: cell `c` runs
+/// `models[species[c]]` (the adversarial article's mixing rule, `x = orig(x)·(1 − m) +
+/// adv(x)·m`); without `species` every cell runs `models[0]`. All share the fire rate and noise.
+pub fn step_active_species<B: Backend>(
+    models: &[&MnistNca<B>],
+    species: Option<&[u8]>,
+    mut batch: MnistBatch<B>,
+    seeds: &[u32],
+    step: u32,
+    fire_rate: f32,
+    noise_std: f32,
+) -> MnistBatch<B> {
+    let (h, w) = (batch.height, batch.width);
+    let threshold = fire::threshold(fire_rate);
+    let mut groups: Vec<Vec<i64>> = vec![Vec::new(); models.len()];
+    for (k, &seed) in seeds.iter().enumerate() {
+        for y in 0..h {
+            for x in 0..w {
+                let flat = (k * h + y) * w + x;
+                if batch.alive[flat] && fire::fires(seed, step, x as u32, y as u32, threshold) {
+                    let s = species.map_or(0, |s| s[flat] as usize);
+                    groups[if s < models.len() { s } else { 0 }].push(flat as i64);
                 }
             }
         }
+    }
+    let device = batch.rows.device();
+    let scale = fire::noise_scale(noise_std);
+    let (mut cells, mut updates) = (Vec::new(), Vec::new());
+    for (model, active) in models.iter().zip(groups) {
         if active.is_empty() {
-            return batch;
+            continue;
         }
-        let device = batch.rows.device();
         let count = active.len();
         let neighbours = neighbourhood_rows(&active, h, w, batch.zero_row());
         let perception = batch.gather.gather(&batch.rows, &neighbours).reshape([count, PERCEPTION]);
-        let mut ds = self.update(perception);
-        let scale = fire::noise_scale(noise_std);
+        let mut ds = model.update(perception);
         if scale != 0.0 {
             let mut noise = Vec::with_capacity(count * UPDATE);
             for &cell in &active {
@@ -130,10 +161,13 @@ impl<B: Backend> MnistNca<B> {
             ds = ds + Tensor::from_data(TensorData::new(noise, [count, UPDATE]), &device);
         }
         // Grey is never written: the update goes to channels 1–19.
-        let update = Tensor::cat(vec![Tensor::zeros([count, 1], &device), ds], 1);
-        batch.rows = add_to_rows(batch.rows, &active, update);
-        batch
+        updates.push(Tensor::cat(vec![Tensor::zeros([count, 1], &device), ds], 1));
+        cells.extend(active);
     }
+    if !cells.is_empty() {
+        batch.rows = add_to_rows(batch.rows, &cells, Tensor::cat(updates, 0));
+    }
+    batch
 }
 
 /// A batch of MNIST grids as the active-cell step keeps it: one row of 20 channels per cell,
@@ -171,6 +205,11 @@ impl<B: Backend> MnistBatch<B> {
     /// Which cells are alive, `[N·H·W]`.
     pub fn alive(&self) -> &[bool] {
         &self.alive
+    }
+
+    /// The batch's rows `[N·H·W + 1, 20]` (the last one the zero border row).
+    pub fn rows(&self) -> &Tensor<B, 2> {
+        &self.rows
     }
 
     fn zero_row(&self) -> i64 {
