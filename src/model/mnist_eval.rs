@@ -301,6 +301,148 @@ pub fn evaluate(
     Ok(report)
 }
 
+/// Every digit's majority vote: the class most of its living cells vote for (the smallest on a
+/// tie), `None` where none votes.
+pub fn majority_votes(cell_labels: &[u32], tiles: &[Vec<u32>]) -> Vec<Option<u8>> {
+    tiles
+        .iter()
+        .map(|cells| {
+            let mut votes = [0u32; mnist::CLASSES];
+            for &cell in cells {
+                let l = CellLabel::unpack(cell_labels[cell as usize]);
+                if l.alive && l.vote != CellLabel::NO_VOTE {
+                    votes[l.vote as usize] += 1;
+                }
+            }
+            let best = (0..mnist::CLASSES).max_by_key(|&c| (votes[c], std::cmp::Reverse(c)))?;
+            (votes[best] > 0).then_some(best as u8)
+        })
+        .collect()
+}
+
+/// The adversarial-reprogramming evaluation's figures (shares of digits, %).
+#[derive(Clone, Debug, PartialEq)]
+pub struct AdversaryReport {
+    /// Digits evaluated.
+    pub digits: usize,
+    /// Share of cells that ran the adversary.
+    pub fraction: f32,
+    /// The class the adversary pushes to.
+    pub target: u8,
+    /// Digits whose majority vote is the target 200 steps after start, with the adversaries.
+    pub hijacked: f64,
+    /// The same without adversaries (the digits that are, or look like, the target anyway).
+    pub baseline: f64,
+    /// Digits whose majority vote is their true class without adversaries.
+    pub baseline_correct: f64,
+    /// Digits whose majority vote is their true class 200 steps after the adversaries were
+    /// removed (their cells run the base model again).
+    pub recovered: f64,
+    /// Of the digits the adversary hijacked, the share that recovered.
+    pub recovered_of_hijacked: f64,
+}
+
+impl AdversaryReport {
+    /// The report as JSON.
+    pub fn to_json(&self) -> serde_json::Value {
+        serde_json::json!({
+            "digits": self.digits,
+            "fraction": (self.fraction as f64 * 1e6).round() / 1e6,
+            "target_class": self.target,
+            "hijacked@200": self.hijacked,
+            "target_without_adversaries@200": self.baseline,
+            "correct_without_adversaries@200": self.baseline_correct,
+            "recovered@400": self.recovered,
+            "recovered_of_hijacked@400": self.recovered_of_hijacked,
+        })
+    }
+}
+
+/// Whether the cell at `(x, y)` runs the adversary: a Bernoulli(`fraction`) draw from the seed.
+pub fn adversary_cell(seed: u32, x: u32, y: u32, fraction: f32) -> bool {
+    (super::fire::cell_hash(seed ^ 0x0ad7_e45a, 0, x, y) >> 8) < super::fire::threshold(fraction)
+}
+
+/// What [`evaluate_adversary`] runs.
+#[derive(Clone, Debug)]
+pub struct AdversaryOptions {
+    /// How many test digits (the first N).
+    pub digits: usize,
+    /// Share of cells that run the adversary.
+    pub fraction: f32,
+    /// The class the adversary pushes to.
+    pub target: u8,
+    /// Fire-hash seed, also the seed of the adversary cells.
+    pub seed: u32,
+}
+
+/// The adversarial article's evaluation on the CPU reference, per batch of 1000 tiled test
+/// digits: 200 steps with a share of cells running `adversary` (the rest `base`); then the
+/// adversaries removed and 200 steps more; and, apart, 200 steps with no adversaries.
+pub fn evaluate_adversary(
+    base: &mnist::MnistWeights,
+    adversary: &mnist::MnistWeights,
+    test: &Digits,
+    options: &AdversaryOptions,
+    mut progress: impl FnMut(usize, usize),
+) -> Result<AdversaryReport, String> {
+    let AdversaryOptions { digits, fraction, target, seed } = *options;
+    if target as usize >= mnist::CLASSES {
+        return Err(format!("target class {target} is not a digit 0–9"));
+    }
+    let total = digits.min(test.len());
+    if total == 0 {
+        return Err("no digits to evaluate".into());
+    }
+    let (mut hijacked, mut baseline, mut baseline_correct, mut recovered, mut recovered_hijacked) =
+        (0usize, 0usize, 0usize, 0usize, 0usize);
+    for b in 0..total.div_ceil(BATCH) {
+        let range = b * BATCH..total.min((b + 1) * BATCH);
+        let tiling = Tiling::new(range.len());
+        let images: Vec<&[u8]> = range.clone().map(|i| test.image(i)).collect();
+        let labels: Vec<u8> = range.clone().map(|i| test.labels[i]).collect();
+        let start = tiling.grid(&images);
+        let tiles = living_cells(&start, &tiling);
+        let majority = |grid: &Grid| majority_votes(&super::ModelKind::Mnist.labels(grid), &tiles);
+
+        let mut clean = start.clone();
+        mnist::run_species(&[base], &mut clean, seed, 0, PHASE_STEPS);
+        let clean_votes = majority(&clean);
+
+        let mut attacked = start.clone();
+        for (cell, species) in attacked.species.iter_mut().enumerate() {
+            let (x, y) = ((cell % attacked.width) as u32, (cell / attacked.width) as u32);
+            *species = u32::from(adversary_cell(seed, x, y, fraction));
+        }
+        mnist::run_species(&[base, adversary], &mut attacked, seed, 0, PHASE_STEPS);
+        let attacked_votes = majority(&attacked);
+        attacked.species.fill(0);
+        mnist::run_species(&[base], &mut attacked, seed, PHASE_STEPS, PHASE_STEPS);
+        let after_votes = majority(&attacked);
+
+        for (k, &label) in labels.iter().enumerate() {
+            let was_hijacked = attacked_votes[k] == Some(target);
+            hijacked += usize::from(was_hijacked);
+            baseline += usize::from(clean_votes[k] == Some(target));
+            baseline_correct += usize::from(clean_votes[k] == Some(label));
+            recovered += usize::from(after_votes[k] == Some(label));
+            recovered_hijacked += usize::from(was_hijacked && after_votes[k] == Some(label));
+        }
+        progress(range.end, total);
+    }
+    let share = |n: usize| n as f64 / total as f64 * 100.0;
+    Ok(AdversaryReport {
+        digits: total,
+        fraction,
+        target,
+        hijacked: share(hijacked),
+        baseline: share(baseline),
+        baseline_correct: share(baseline_correct),
+        recovered: share(recovered),
+        recovered_of_hijacked: if hijacked == 0 { 0.0 } else { recovered_hijacked as f64 / hijacked as f64 * 100.0 },
+    })
+}
+
 /// The living cells of every tile.
 fn living_cells(grid: &Grid, tiling: &Tiling) -> Vec<Vec<u32>> {
     (0..tiling.digits)
@@ -379,6 +521,27 @@ mod tests {
         // Digits 0 and 2 agree (the unsure and the dead cell cast no vote); digit 1 has a
         // dissenter; digit 3 casts no vote at all, which the notebook counts as agreement.
         assert!((agreement - 75.0).abs() < 1e-9, "{agreement}");
+    }
+
+    #[test]
+    fn majority_votes_ignore_no_votes_and_break_ties_low() {
+        let labels = vec![
+            cell(true, one_hot(3, 1.0)),
+            cell(true, one_hot(5, 1.0)),
+            cell(true, one_hot(5, 1.0)),
+            cell(true, one_hot(2, -0.1)),
+            cell(true, one_hot(7, 1.0)),
+            cell(true, one_hot(4, 1.0)),
+            cell(false, one_hot(9, 1.0)),
+        ];
+        let tiles = vec![vec![0, 1, 2, 3], vec![4, 5], vec![6]];
+        assert_eq!(majority_votes(&labels, &tiles), vec![Some(5), Some(4), None]);
+    }
+
+    #[test]
+    fn about_the_asked_share_of_cells_runs_the_adversary() {
+        let hits = (0..100_000u32).filter(|&i| adversary_cell(7, i % 300, i / 300, 0.1)).count();
+        assert!((9_500..10_500).contains(&hits), "{hits}");
     }
 
     #[test]
