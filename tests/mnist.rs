@@ -221,3 +221,35 @@ fn step_and_render_start_from_a_test_digit() {
     let near = |p: &image::Rgb<u8>| p.0.iter().zip(seven).all(|(&a, b)| (a as i32 - b as i32).abs() <= 2);
     assert!(img.pixels().filter(|p| near(p)).count() > 20 * 16, "the render shows 7's colour on the full-grey cells");
 }
+
+#[test]
+fn the_published_adversary_hijacks_the_vote_and_the_digits_recover() {
+    let dir = tempfile::tempdir().unwrap();
+    let (base, adversary) = (dir.path().join("base.safetensors"), dir.path().join("adversary.safetensors"));
+    NcaWeights::Mnist(adversarial(Pick::Main)).save(&base).unwrap();
+    NcaWeights::Mnist(adversarial(Pick::Adversary)).save(&adversary).unwrap();
+    let mnist_dir = common::reference_dir().join("mnist");
+    let out = Command::new(env!("CARGO_BIN_EXE_nca"))
+        .args([
+            "eval",
+            "mnist-adversary",
+            base.to_str().unwrap(),
+            adversary.to_str().unwrap(),
+            "--mnist",
+            mnist_dir.to_str().unwrap(),
+            "--digits",
+            "40",
+        ])
+        .output()
+        .unwrap();
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    let json: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    let figure = |key: &str| json[key].as_f64().unwrap_or_else(|| panic!("no {key} in {json}"));
+    // The article: about a tenth of the cells turn almost every digit into an 8, and most
+    // digits go back to their class once the adversaries are gone.
+    assert_eq!(json["target_class"], 8);
+    assert!(figure("hijacked@200") > 80.0, "{json}");
+    assert!(figure("target_without_adversaries@200") < 30.0, "{json}");
+    assert!(figure("correct_without_adversaries@200") > 80.0, "{json}");
+    assert!(figure("recovered@400") > 70.0, "{json}");
+}
