@@ -65,11 +65,13 @@ fn rollout_loss<Bk: Backend>(module: &MnistNca<Bk>, active: bool, device: &Bk::D
 
 #[test]
 fn active_cell_gradients_match_the_dense_step_and_finite_differences() {
-    type F = NdArray<f64>;
-    type D = Autodiff<F>;
+    gradients_match::<NdArray<f64>>();
+}
+
+fn gradients_match<F: Backend<FloatElem = f64>>() {
     let w = tiny_weights();
     let device = Default::default();
-    let module = MnistNca::<D>::from_weights(&w, &device);
+    let module = MnistNca::<Autodiff<F>>::from_weights(&w, &device);
     let dense = rollout_loss(&module, false, &device);
     let active = rollout_loss(&module, true, &device);
     let (ld, la) = (dense.clone().into_scalar(), active.clone().into_scalar());

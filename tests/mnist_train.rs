@@ -237,3 +237,27 @@ fn the_cli_trains_writes_the_model_and_resumes() {
     assert_eq!(nca_sandbox::plot::read_csv(&dir.path().join("digits.loss.csv")).unwrap().len(), 4);
     assert!(dir.path().join("digits.loss.png").is_file());
 }
+
+/// Flex (the default CPU backend) gathers neighbourhoods with `gather_nd` too; its gradient (a
+/// `scatter_nd` over repeated rows) must add up like ndarray's, which `mnist_gradients.rs` holds
+/// to finite differences.
+#[test]
+fn flex_computes_the_same_gradients_as_ndarray() {
+    use burn::backend::Flex;
+    fn conv_w_gradient<Bk: Backend>() -> Vec<f32> {
+        let device = Default::default();
+        let module = MnistNca::<Autodiff<Bk>>::from_weights(&common::mnist_model(), &device);
+        let state = common::settled_digits(2, 10);
+        let mut batch = MnistBatch::new(to_tensor::<Autodiff<Bk>>(&state, &device));
+        for step in 0..4 {
+            batch = module.step_active(batch, &[3], step, 0.5, 0.02);
+        }
+        let loss = batch.into_state().narrow(3, 10, 10).powi_scalar(2).sum();
+        let grads = loss.backward();
+        module.conv_w.grad(&grads).unwrap().into_data().to_vec::<f32>().unwrap()
+    }
+    let (ndarray, flex) = (conv_w_gradient::<NdArray<f32>>(), conv_w_gradient::<Flex>());
+    let scale = ndarray.iter().map(|v| v.abs()).fold(0.0f32, f32::max);
+    let (max, _) = common::diff(&ndarray, &flex);
+    assert!(scale > 0.0 && max <= 1e-4 * scale, "flex's gradient differs from ndarray's by {max:e} (largest {scale:e})");
+}

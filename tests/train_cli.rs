@@ -115,13 +115,14 @@ fn a_loss_that_turns_nan_stops_without_writing_a_broken_model() {
     assert!(stderr.contains(&format!("at iteration {iterations};")), "the model is the one before the NaN: {stderr}");
 }
 
-/// Burn's wgpu backend (lavapipe in CI) trains the same run as ndarray, iteration by iteration.
+/// Burn's flex (the default) and wgpu (lavapipe in CI) backends train the same run as ndarray,
+/// iteration by iteration.
 #[test]
-fn wgpu_and_ndarray_backends_train_the_same_run() {
+fn every_backend_trains_the_same_run() {
     let dir = tempfile::tempdir().unwrap();
     let target = tiny_target(dir.path());
     let mut curves = Vec::new();
-    for backend in ["ndarray", "wgpu"] {
+    for backend in ["ndarray", "wgpu", "flex"] {
         let out = dir.path().join(format!("{backend}.safetensors"));
         let result = train(&target, &out, "4", &["--backend", backend]);
         assert!(result.status.success(), "{backend}: {}", String::from_utf8_lossy(&result.stderr));
@@ -130,8 +131,10 @@ fn wgpu_and_ndarray_backends_train_the_same_run() {
         curves.push(losses);
     }
     assert_eq!(curves[0].len(), 4);
-    for (i, (a, b)) in curves[0].iter().zip(&curves[1]).enumerate() {
-        assert!((a - b).abs() <= 1e-5 * a.abs(), "iteration {i}: ndarray {a:e} vs wgpu {b:e}");
+    for (name, other) in [("wgpu", &curves[1]), ("flex", &curves[2])] {
+        for (i, (a, b)) in curves[0].iter().zip(other).enumerate() {
+            assert!((a - b).abs() <= 1e-5 * a.abs(), "iteration {i}: ndarray {a:e} vs {name} {b:e}");
+        }
     }
 }
 

@@ -176,16 +176,21 @@ fn bench_train_mnist(args: &BenchArgs) -> Result<(), String> {
         Ok(start.elapsed().as_secs_f64() / iterations as f64)
     }
     println!("backend  step    seconds/iteration (batch 16, 28x28, 20 steps)");
-    let backends = if args.backends.iter().any(|b| b == "cpu" || b == "gpu") { vec!["ndarray".to_string()] } else { args.backends.clone() };
+    let backends = if args.backends.iter().any(|b| b == "cpu" || b == "gpu") {
+        vec!["ndarray".to_string(), "flex".to_string()]
+    } else {
+        args.backends.clone()
+    };
     for backend in backends {
         for dense in [false, true] {
             let seconds = match backend.as_str() {
                 "ndarray" => run::<Autodiff<NdArray<f32>>>(&data, &weights, dense, args.iterations)?,
+                "flex" => run::<Autodiff<burn::backend::Flex>>(&data, &weights, dense, args.iterations)?,
                 "wgpu" => {
                     crate::app::probe_adapter().map_err(|e| e.to_string())?;
                     run::<Autodiff<Wgpu>>(&data, &weights, dense, args.iterations)?
                 }
-                other => return Err(format!("unknown training backend '{other}' (ndarray or wgpu)")),
+                other => return Err(format!("unknown training backend '{other}' (ndarray, flex or wgpu)")),
             };
             println!("{backend:<8} {:<7} {seconds:.3}", if dense { "dense" } else { "active" });
         }
@@ -339,17 +344,18 @@ fn bench_train(args: &BenchArgs) -> Result<(), String> {
         }
         match backend {
             "ndarray" => Ok(run::<Autodiff<NdArray<f32>>>(&target, &weights, &grown, iterations)),
+            "flex" => Ok(run::<Autodiff<burn::backend::Flex>>(&target, &weights, &grown, iterations)),
             "wgpu" => {
                 crate::app::probe_adapter().map_err(|e| e.to_string())?;
                 Ok(run::<Autodiff<Wgpu>>(&target, &weights, &grown, iterations))
             }
-            other => Err(format!("unknown training backend '{other}' (ndarray or wgpu)")),
+            other => Err(format!("unknown training backend '{other}' (ndarray, flex or wgpu)")),
         }
     };
 
     println!("backend  seconds/iteration (batch 8, 72x72, 80 steps)");
     let backends = if args.backends.iter().any(|b| b == "cpu" || b == "gpu") {
-        vec!["ndarray".to_string(), "wgpu".to_string()]
+        vec!["ndarray".to_string(), "flex".to_string(), "wgpu".to_string()]
     } else {
         args.backends.clone()
     };

@@ -4,7 +4,7 @@
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
-use burn::backend::{Autodiff, NdArray, Wgpu};
+use burn::backend::{Autodiff, Flex, NdArray, Wgpu};
 use burn::tensor::backend::AutodiffBackend;
 use clap::Args;
 
@@ -26,8 +26,8 @@ pub struct MnistTrainArgs {
     /// Train until this many iterations in total.
     #[arg(long, default_value_t = 100_000)]
     pub iterations: usize,
-    /// Burn backend.
-    #[arg(long, value_enum, default_value_t = TrainBackend::Ndarray)]
+    /// Burn backend (flex, the default, is the faster CPU backend: see the README).
+    #[arg(long, value_enum, default_value_t = TrainBackend::Flex)]
     pub backend: TrainBackend,
     /// Continue from a checkpoint exactly (its recipe is used).
     #[arg(long)]
@@ -147,6 +147,7 @@ pub(super) fn run_adversary(args: MnistAdversaryArgs) -> Result<(), String> {
 fn dispatch(args: &MnistTrainArgs, config: MnistTrainConfig, base: Option<crate::model::MnistWeights>) -> Result<(), String> {
     match args.backend {
         TrainBackend::Ndarray => train::<Autodiff<NdArray<f32>>>(args, config, base, Default::default()),
+        TrainBackend::Flex => train::<Autodiff<Flex>>(args, config, base, Default::default()),
         TrainBackend::Wgpu => {
             crate::app::probe_adapter().map_err(|e| e.to_string())?;
             train::<Autodiff<Wgpu>>(args, config, base, Default::default())

@@ -130,7 +130,8 @@ pub(crate) enum RowGather {
 impl RowGather {
     /// The right way for `device`'s backend.
     pub(crate) fn for_device<B: Backend>(device: &B::Device) -> Self {
-        if B::name(device).contains("ndarray") { RowGather::GatherNd } else { RowGather::Select }
+        let name = B::name(device);
+        if name.contains("ndarray") || name.contains("flex") { RowGather::GatherNd } else { RowGather::Select }
     }
 
     /// The rows `rows` of `table`, `[rows.len(), columns]`.
