@@ -122,6 +122,22 @@ pub struct MnistTrainConfig {
     pub dense: bool,
 }
 
+/// Reads a saved recipe, taking today's default for every field it lacks: a checkpoint written
+/// before a field existed ran with that field's default behaviour, so it still resumes.
+fn config_over_defaults(json: &str) -> Result<MnistTrainConfig, String> {
+    let saved: serde_json::Value = serde_json::from_str(json).map_err(|e| e.to_string())?;
+    let serde_json::Value::Object(saved) = saved else { return Err("the recipe is not a JSON object".into()) };
+    let mut merged = serde_json::to_value(MnistTrainConfig::new()).map_err(|e| e.to_string())?;
+    let fields = merged.as_object_mut().expect("a config serialises to an object");
+    for (key, value) in saved {
+        if !fields.contains_key(&key) {
+            return Err(format!("unknown field '{key}'"));
+        }
+        fields.insert(key, value);
+    }
+    serde_json::from_value(merged).map_err(|e| e.to_string())
+}
+
 impl MnistTrainConfig {
     /// The learning rate at `iteration` (piecewise constant, two drops).
     pub fn learning_rate_at(&self, iteration: usize) -> f64 {
@@ -532,8 +548,7 @@ impl<B: AutodiffBackend> MnistTrainer<B> {
             other => return Err(fail(format!("checkpoint format '{other}' is not {CHECKPOINT_FORMAT}"))),
         }
         let number = |key: &str| -> Result<u64, ModelError> { get(key)?.parse().map_err(|_| fail(format!("bad {key}"))) };
-        let config: MnistTrainConfig =
-            serde_json::from_str(get("nca.ckpt.config")?).map_err(|e| fail(format!("bad nca.ckpt.config ({e})")))?;
+        let config = config_over_defaults(get("nca.ckpt.config")?).map_err(|e| fail(format!("bad nca.ckpt.config ({e})")))?;
         let digits = number("nca.ckpt.digits")? as usize;
         if digits != data.len() {
             return Err(fail(format!("the run trained on {digits} digits, the MNIST folder given holds {}", data.len())));
@@ -627,6 +642,17 @@ mod tests {
                 assert!(now[1..].iter().all(|&v| v == 0.0), "cell {i}: dead under the new digit, its state is zeroed");
             }
         }
+    }
+
+    #[test]
+    fn a_recipe_saved_before_a_field_existed_reads_with_its_default() {
+        let mut saved = serde_json::to_value(MnistTrainConfig::new().with_seed(7).with_dense(true)).unwrap();
+        saved.as_object_mut().unwrap().remove("dense");
+        let config = config_over_defaults(&saved.to_string()).unwrap();
+        assert_eq!((config.seed, config.dense), (7, false));
+        saved.as_object_mut().unwrap().insert("flux_capacitor".into(), 1.into());
+        assert!(config_over_defaults(&saved.to_string()).unwrap_err().contains("flux_capacitor"));
+        assert!(config_over_defaults("[1]").is_err());
     }
 
     #[test]
