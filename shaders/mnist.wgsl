@@ -14,7 +14,7 @@
 // w2 and b2 carry a leading zero column in the weights buffer, so d lines up with the state's
 // channels and grey gets exactly 0 added. Each cell runs its own species' block; ids never
 // spread. The noise is the shared integer hash (`noise_sum`) times the species' noise scale.
-#import nca::types::{StepParams, Edit, fires, cell_hash, noise_sum, edit_erases, edit_paints, edit_box_index, channel_color, species_color, MNIST_CHANNELS, MNIST_LIVE_THRESHOLD, MNIST_UNSURE_THRESHOLD, MNIST_CONV_W, MNIST_CONV_B, MNIST_W1, MNIST_B1, MNIST_W2, MNIST_B2, MNIST_CONSTANTS, MNIST_SPECIES_STRIDE, MNIST_NO_VOTE, CLASS_PALETTE, EDIT_DRAW, EDIT_PLACE_IMAGE, VIEW_NATURAL, VIEW_SPECIES, LABEL_ALIVE, LABEL_SPECIES_SHIFT}
+#import nca::types::{StepParams, Edit, fires, cell_hash, noise_sum, edit_erases, edit_paints, edit_box_index, channel_color, species_color, MNIST_CHANNELS, MNIST_LIVE_THRESHOLD, MNIST_UNSURE_THRESHOLD, MNIST_CONV_W, MNIST_CONV_B, MNIST_W1, MNIST_B1, MNIST_W2, MNIST_B2, MNIST_CONSTANTS, MNIST_SPECIES_STRIDE, MNIST_NO_VOTE, EDIT_DRAW, EDIT_PLACE_IMAGE, VIEW_NATURAL, VIEW_SPECIES, LABEL_ALIVE, LABEL_SPECIES_SHIFT}
 
 const CELL_VEC4S: u32 = 5u;     // 20 channels
 const HIDDEN_VEC4S: u32 = 20u;  // 80 hidden units
@@ -222,15 +222,18 @@ fn display(@builtin(global_invocation_id) id: vec3<u32>) {
                 let luminance = dot(background, vec3<f32>(0.2126, 0.7152, 0.0722));
                 ink = select(vec3<f32>(0.62), vec3<f32>(0.08), luminance > 0.5);
             } else {
-                var palette = CLASS_PALETTE;
-                let p = palette[winner];
-                ink = clamp(vec3<f32>(dot(params.hue[0].xyz, p), dot(params.hue[1].xyz, p), dot(params.hue[2].xyz, p)), vec3<f32>(0.0), vec3<f32>(1.0));
+                ink = params.classes[winner].rgb;
             }
             color = mix(background, ink, presence);
         }
+    } else if params.view_channel == 0u {
+        // The grey input alone, as ink.
+        let luminance = dot(background, vec3<f32>(0.2126, 0.7152, 0.0722));
+        color = mix(background, select(vec3<f32>(0.62), vec3<f32>(0.08), luminance > 0.5), presence);
     } else {
+        // Hidden channels are unbounded: squashed as the paper plots them, 2/π·atan(v).
         let c = min(params.view_channel, MNIST_CHANNELS - 1u);
-        color = channel_color(state[base + c / 4u][c % 4u], background);
+        color = channel_color(atan(state[base + c / 4u][c % 4u]) * 0.63661977, background);
     }
     textureStore(output, vec2<i32>(i32(id.x), i32(id.y)), vec4<f32>(color, 1.0));
 }

@@ -18,8 +18,8 @@ struct StepParams {
     sobel_x: array<vec4<f32>, 3>,
     sobel_y: array<vec4<f32>, 3>,
     background: vec4<f32>,
-    // Rows of the display's hue rotation of the class palette (MNIST; xyz used).
-    hue: array<vec4<f32>, 3>,
+    // The display's class colours, palette chosen and hue rotated (MNIST; rgb used).
+    classes: array<vec4<f32>, 10>,
 }
 
 // One edit command; which fields matter depends on `kind` (EDIT_*).

@@ -141,3 +141,78 @@ fn window_grows_a_second_species_planted_from_the_command_line() {
         .unwrap();
     assert!(!bad.status.success() && String::from_utf8_lossy(&bad.stderr).contains("nowhere.safetensors"));
 }
+
+/// The shipped MNIST model, or (until it ships) the published one converted from the reference.
+fn mnist_model_file(dir: &std::path::Path) -> std::path::PathBuf {
+    let shipped = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("trained/mnist.safetensors");
+    if shipped.is_file() {
+        return shipped;
+    }
+    let converted = dir.join("mnist.safetensors");
+    let graph = reference("weights/mnist_ca/mnist_ca_tfjs_graph.json");
+    nca(&["import", graph.to_str().unwrap(), "--out", converted.to_str().unwrap()]);
+    converted
+}
+
+/// Screen pixels right of the panel in each class's full colour (the inside of strokes, where
+/// grey is 1; the panel's digit buttons are left out).
+fn class_pixels(img: &image::RgbImage) -> [usize; 10] {
+    use nca_sandbox::model::display::{ClassPalette, class_color};
+    let colours: Vec<[i32; 3]> = (0..10).map(|c| class_color(c, ClassPalette::Paper, 0.0).map(|v| (v * 255.0).round() as i32)).collect();
+    let mut counts = [0; 10];
+    for (x, _, p) in img.enumerate_pixels() {
+        if (x as f32) < nca_sandbox::scene::PANEL_WIDTH {
+            continue;
+        }
+        let p = [p[0] as i32, p[1] as i32, p[2] as i32];
+        if let Some(c) = (0..10).find(|&c| colours[c].iter().zip(p).all(|(a, b)| (a - b).abs() <= 12)) {
+            counts[c] += 1;
+        }
+    }
+    counts
+}
+
+/// The digits scene in a real window: a bundled 3 on the canvas, 300 frames later most of its
+/// coloured pixels are in class 3's colour; a chimera and bad digit flags are handled.
+#[test]
+fn window_classifies_a_bundled_digit_and_refuses_bad_digit_flags() {
+    let dir = tempfile::tempdir().unwrap();
+    let model = mnist_model_file(dir.path());
+    let shot = dir.path().join("three.png");
+    let out = nca_under_xvfb(&[
+        "run",
+        "--model",
+        model.to_str().unwrap(),
+        "--digit",
+        "3",
+        "--frames",
+        "300",
+        "--screenshot",
+        shot.to_str().unwrap(),
+    ]);
+    assert!(out.status.success(), "window app failed: {}", String::from_utf8_lossy(&out.stderr));
+    let counts = class_pixels(&image::open(&shot).unwrap().to_rgb8());
+    let total: usize = counts.iter().sum();
+    assert!(total > 300, "too few class-coloured pixels: {counts:?}");
+    assert!(counts[3] * 2 > total, "most of the digit should be class 3's colour: {counts:?}");
+    if let Ok(keep) = std::env::var("NCA_TEST_PICTURES") {
+        std::fs::copy(&shot, std::path::Path::new(&keep).join("digits_three.png")).unwrap();
+    }
+
+    let lizard = reference("weights/growing_ca_webgl8/ex3_1f98e.json");
+    let model = model.to_str().unwrap();
+    let refused: [(&[&str], &str); 6] = [
+        (&["run", "--model", model, "--digit", "12"], "'12' is not D or D@X,Y"),
+        (&["run", "--model", model, "--digit", "3@500,10"], "outside the 160×64 canvas"),
+        (&["run", "--model", model, "--chimera", "3-5"], "is not A/B"),
+        (&["run", "--model", model, "--adversaries", "0"], "(0, 1]"),
+        (&["run", "--model", model, "--canvas", "160x0"], "outside 3..=4096"),
+        (&["run", "--model", lizard.to_str().unwrap(), "--digit", "3"], "are for MNIST models"),
+    ];
+    for (args, expected) in refused {
+        let out = Command::new(env!("CARGO_BIN_EXE_nca")).args(args).output().unwrap();
+        let stderr = String::from_utf8_lossy(&out.stderr);
+        assert!(!out.status.success() && stderr.contains(expected), "nca {args:?}: {stderr}");
+        assert!(!stderr.contains("panicked"), "nca {args:?} panicked: {stderr}");
+    }
+}

@@ -180,6 +180,7 @@ fn displayed(
         background: style.background,
         view,
         hue_degrees: style.hue_degrees,
+        palette: style.palette,
     });
     let pixels: Arc<Mutex<Option<Vec<u8>>>> = Arc::default();
     let slot = pixels.clone();
@@ -210,7 +211,7 @@ fn display_texture_shows_premultiplied_rgb_over_the_background(gpu: &mut Headles
 
     // 64 cells × 4 bytes = 256 bytes per row: no row padding in the readback.
     let state = cpu_run(&lizard(), &Grid::seeded(64, 64, 16), 1, 0, 120, 0.0);
-    let style = DisplayStyle { background: DARK_BACKGROUND, hue_degrees: 0.0 };
+    let style = DisplayStyle { background: DARK_BACKGROUND, ..Default::default() };
     let got = displayed(gpu, lizard(), &state, View::Natural, style);
     let expected = render(ModelKind::Growing, &state, View::Natural, &style, 1).into_raw();
     assert_eq!(got.len(), expected.len());
@@ -231,15 +232,24 @@ fn mnist_display_shows_each_vote_in_its_class_colour(gpu: &mut HeadlessGpu) {
             state.cell_mut(x, y).copy_from_slice(settled.cell(x, y));
         }
     }
-    for (view, hue) in [(View::Natural, 0.0), (View::Natural, 140.0), (View::Channel(15), 0.0), (View::Species, 0.0)] {
-        let style = DisplayStyle { background: [1.0, 1.0, 1.0], hue_degrees: hue };
+    use nca_sandbox::model::display::ClassPalette;
+    let views = [
+        (View::Natural, 0.0, ClassPalette::Paper),
+        (View::Natural, 140.0, ClassPalette::Paper),
+        (View::Natural, 0.0, ClassPalette::ColourSafe),
+        (View::Channel(0), 0.0, ClassPalette::Paper),
+        (View::Channel(15), 0.0, ClassPalette::Paper),
+        (View::Species, 0.0, ClassPalette::Paper),
+    ];
+    for (view, hue, palette) in views {
+        let style = DisplayStyle { background: [1.0, 1.0, 1.0], hue_degrees: hue, palette };
         let got = displayed(gpu, NcaWeights::Mnist(common::mnist_model()), &state, view, style);
         let expected = render(ModelKind::Mnist, &state, view, &style, 1);
         let worst = got.iter().zip(expected.as_raw()).map(|(a, b)| a.abs_diff(*b)).max().unwrap();
-        assert!(worst <= 1, "{view:?} at hue {hue}: the MNIST display differs from the CPU picture by {worst}/255");
+        assert!(worst <= 1, "{view:?} at hue {hue} ({palette:?}): the MNIST display differs from the CPU picture by {worst}/255");
         if let Ok(dir) = std::env::var("NCA_TEST_PICTURES") {
             let picture = image::RgbaImage::from_raw(64, 64, got).unwrap();
-            picture.save(format!("{dir}/mnist_display_{view:?}_{hue}.png").replace(['(', ')'], "")).unwrap();
+            picture.save(format!("{dir}/mnist_display_{view:?}_{hue}_{palette:?}.png").replace(['(', ')'], "")).unwrap();
         }
     }
 }

@@ -16,8 +16,12 @@ use nca_sandbox::app::window::{SandboxPlugin, SandboxState, WindowOptions, set_s
 use nca_sandbox::app::{finish_plugins, headless_plugins, probe_adapter};
 use nca_sandbox::input::{PointerInput, PointerPhase, Tool, ToolSettings, cell_to_world};
 use nca_sandbox::library::{self, ModelLibrary};
+use nca_sandbox::model::digits::{self, SampleDigits};
+use nca_sandbox::model::grid::Edit;
+use nca_sandbox::model::import::Pick;
 use nca_sandbox::model::perception::SobelPair;
-use nca_sandbox::model::{Grid, GrowingWeights, NcaWeights, cpu, import};
+use nca_sandbox::model::{Grid, GrowingWeights, ModelKind, NcaWeights, cpu, import, mnist};
+use nca_sandbox::scene::digits::{DigitCommand, DigitReadout, DigitSource, DigitsSettings, DigitsState};
 use nca_sandbox::scene::{SandboxGrid, SceneCommand};
 use nca_sandbox::sim::readback::next_readback_id;
 use nca_sandbox::sim::{CaGrid, GridSnapshots, NcaModel, Playback, ReadbackRequest, Speed};
@@ -48,6 +52,7 @@ impl Sandbox {
                 seed: 3,
                 plant: Vec::new(),
                 start_edits: Vec::new(),
+                digits: Default::default(),
                 view: nca_sandbox::model::View::Natural,
                 dark_background: false,
                 kiosk: false,
@@ -343,7 +348,7 @@ fn kiosk_starts_over_when_nothing_lives_and_after_idling(s: &mut Sandbox) {
     use nca_sandbox::scene::kiosk::KioskSettings;
     use nca_sandbox::sim::GridEdits;
     grow(s, 20);
-    s.app.world_mut().insert_resource(KioskSettings { idle_reset_seconds: None, extinction_check_seconds: Some(0.0) });
+    s.app.world_mut().insert_resource(KioskSettings { extinction_check_seconds: Some(0.0), ..Default::default() });
     let entity = s.grid();
     s.app.world_mut().get_mut::<GridEdits>(entity).unwrap().push(Edit::Clear);
     let before = s.step();
@@ -357,7 +362,7 @@ fn kiosk_starts_over_when_nothing_lives_and_after_idling(s: &mut Sandbox) {
         alive_cells(&fresh)
     );
 
-    s.app.world_mut().insert_resource(KioskSettings { idle_reset_seconds: Some(0.3), extinction_check_seconds: None });
+    s.app.world_mut().insert_resource(KioskSettings { idle_reset_seconds: Some(0.3), ..Default::default() });
     grow(s, 30);
     s.click(Vec2::new(10.5, 10.5), 1);
     let touched = s.step();
@@ -367,55 +372,97 @@ fn kiosk_starts_over_when_nothing_lives_and_after_idling(s: &mut Sandbox) {
     s.app.world_mut().insert_resource(KioskSettings::default());
 }
 
-fn an_mnist_model_gets_a_canvas_the_pen_and_the_adversary(s: &mut Sandbox) {
-    use nca_sandbox::model::import::Pick;
-    use nca_sandbox::model::mnist;
-    let open = |s: &mut Sandbox, name: &str, weights: NcaWeights| {
-        let file = s._dir.path().join(name);
-        weights.save(&file).unwrap();
-        let server = s.app.world().resource::<AssetServer>().clone();
-        let handle = s.app.world_mut().resource_mut::<ModelLibrary>().open(&file, &server);
-        s.until("the model loads", |app| app.world().resource::<Assets<NcaModel>>().contains(&handle));
-        handle
-    };
-    let digits = open(s, "mnist.safetensors", NcaWeights::Mnist(common::mnist_model()));
-    let adversary = open(s, "adversary.safetensors", NcaWeights::Mnist(common::adversarial(Pick::Adversary)));
+/// Opens a model file made from `weights` in the library and waits until it has loaded.
+fn open_model(s: &mut Sandbox, name: &str, weights: NcaWeights) -> Handle<NcaModel> {
+    let file = s._dir.path().join(name);
+    weights.save(&file).unwrap();
+    let server = s.app.world().resource::<AssetServer>().clone();
+    let handle = s.app.world_mut().resource_mut::<ModelLibrary>().open(&file, &server);
+    s.until("the model loads", |app| app.world().resource::<Assets<NcaModel>>().contains(&handle));
+    handle
+}
+
+fn digits_state(s: &Sandbox) -> &DigitsState {
+    s.app.world().resource::<DigitsState>()
+}
+
+fn samples(s: &Sandbox) -> SampleDigits {
+    digits_state(s).samples.clone().expect("samples tried").expect("the bundled samples load")
+}
+
+fn digit_command(s: &mut Sandbox, command: DigitCommand) {
+    s.app.world_mut().write_message(command);
+    s.update();
+}
+
+/// The grey image a sample placed at `center` (scale 1) puts on the canvas.
+fn placed_sample(pixels: &[u8], center: [f32; 2]) -> Edit {
+    let (side, grey) = digits::scaled(pixels, 1.0);
+    Edit::PlaceImage(digits::placed(side, grey, center))
+}
+
+/// Waits for a read-out of the digits at step `step` or later.
+fn readout_at(s: &mut Sandbox, step: u32) -> Vec<DigitReadout> {
+    s.until("the read-out catches up", |app| app.world().resource::<DigitsState>().readout_step >= step);
+    digits_state(s).readout.clone()
+}
+
+fn an_mnist_model_opens_a_canvas_with_a_digit_the_pen_and_the_adversary_brush(s: &mut Sandbox) {
+    let digits = open_model(s, "mnist.safetensors", NcaWeights::Mnist(common::mnist_model()));
+    let adversary = open_model(s, "adversary.safetensors", NcaWeights::Mnist(common::adversarial(Pick::Adversary)));
+    s.app.world_mut().resource_mut::<DigitsSettings>().adversary = Some(adversary.clone());
+    s.playback().paused = true;
     s.app.world_mut().write_message(SceneCommand::SetModel(digits));
     s.update();
-    s.playback().paused = true;
     let canvas = s.read();
-    assert_eq!(canvas.channels, mnist::CHANNELS, "the grid became an MNIST grid");
-    assert!(canvas.data.iter().all(|&v| v == 0.0), "an MNIST grid starts as an empty canvas");
+    assert_eq!((canvas.width, canvas.height, canvas.channels), (160, 64, mnist::CHANNELS), "a wide MNIST canvas");
+    let mut expected = Grid::new(160, 64, mnist::CHANNELS);
+    ModelKind::Mnist.apply_edit(&mut expected, &placed_sample(samples(s).get(3, 0), [80.0, 32.0]));
+    assert_eq!(canvas.data, expected.data, "the canvas starts with the first sample 3 in the middle, state zero");
 
-    // One fast stroke: a press, a single move 30 cells away, a release. The pen fills the gap.
-    s.app.world_mut().resource_mut::<ToolSettings>().tool = Tool::Draw;
-    s.app.world_mut().resource_mut::<ToolSettings>().pen_radius = 2.0;
+    // Let the digit think, so its cells carry a state for the pen to wipe.
+    s.playback().single_steps = 20;
+    s.update();
+    let thought = s.read();
+    let (x, y) = (80usize, 32usize);
+    let on_stroke = (60..100).find(|&x| thought.cell(x, y)[mnist::GREY] > 0.5).expect("the 3 crosses row 32");
+    assert!(thought.cell(on_stroke, y)[1..].iter().any(|&v| v != 0.0), "after 20 steps the cells have a state");
+
+    // One fast stroke: a press, a single move 30 cells away, a release. The pen fills the gap
+    // and wipes the state it fully covers.
+    {
+        let mut tools = s.app.world_mut().resource_mut::<ToolSettings>();
+        tools.tool = Tool::Draw;
+        tools.pen_radius = 2.0;
+    }
     let entity = s.grid();
     let world = |s: &Sandbox, cell: Vec2| {
         let w = s.app.world();
         cell_to_world(w.get::<CaGrid>(entity).unwrap(), w.get::<GlobalTransform>(entity).unwrap(), cell)
     };
-    let (from, to) = (world(s, Vec2::new(30.5, 40.5)), world(s, Vec2::new(60.5, 40.5)));
+    let (from, to) = (world(s, Vec2::new(60.5, y as f32 + 0.5)), world(s, Vec2::new(100.5, y as f32 + 0.5)));
     for (phase, at) in [(PointerPhase::Pressed, from), (PointerPhase::Moved, to), (PointerPhase::Released, to)] {
         s.app.world_mut().write_message(PointerInput { pointer: 0, phase, world: at });
     }
     s.update();
     let drawn = s.read();
-    for x in 30..=60 {
-        assert!(drawn.cell(x, 40)[mnist::GREY] > 0.9, "the stroke left a gap at ({x}, 40)");
+    for x in 60..=100 {
+        assert!(drawn.cell(x, y)[mnist::GREY] > 0.9, "the stroke left a gap at ({x}, {y})");
+        assert!(drawn.cell(x, y)[1..].iter().all(|&v| v == 0.0), "the pen wiped the state at ({x}, {y})");
     }
-    assert_eq!(drawn.cell(45, 45)[mnist::GREY], 0.0, "the pen stays within its radius");
+    assert_eq!(drawn.cell(x, y + 5), thought.cell(x, y + 5), "the pen stays within its radius");
 
-    // The species tool turns cells into the adversary; the models' kinds must match.
+    // The adversary brush turns single cells into the adversary species.
     {
         let mut tools = s.app.world_mut().resource_mut::<ToolSettings>();
         tools.tool = Tool::Species;
         tools.species_model = Some(adversary);
     }
-    s.click(Vec2::new(35.5, 40.5), 1);
+    s.click(Vec2::new(70.5, y as f32 + 0.5), 1);
     let painted = s.read();
-    assert_eq!(painted.species[40 * 96 + 35], 1, "the adversary took the cell");
-    assert_eq!(painted.cell(35, 40), drawn.cell(35, 40), "painting a species leaves the state alone");
+    let adversaries: Vec<usize> = (0..painted.species.len()).filter(|&i| painted.species[i] != 0).collect();
+    assert_eq!(adversaries, vec![y * 160 + 70], "exactly the cell under the brush became an adversary");
+    assert_eq!(painted.data, drawn.data, "painting a species leaves the state alone");
     let lizard_handle =
         s.app.world().resource::<ModelLibrary>().entries.iter().find(|e| e.path.ends_with("lizard.safetensors")).map(|e| e.handle.clone());
     if let Some(lizard_handle) = lizard_handle {
@@ -426,13 +473,152 @@ fn an_mnist_model_gets_a_canvas_the_pen_and_the_adversary(s: &mut Sandbox) {
             "a growing species on an MNIST grid is refused with a message"
         );
     }
+    s.app.world_mut().resource_mut::<ToolSettings>().tool = Tool::Draw;
+    digit_command(s, DigitCommand::RemoveAdversaries);
+    assert!(s.read().species.iter().all(|&v| v == 0), "removal hands every cell back");
+}
 
-    // The cells decide: after some steps the stroke's living cells have class scores.
+fn a_digit_button_mutates_the_digit_and_the_read_out_agrees_with_the_cpu(s: &mut Sandbox) {
+    s.playback().single_steps = 10;
+    s.update();
+    let before = s.read();
+    let step = s.step();
+    let k = digits_state(s).next_sample[7];
+    digit_command(s, DigitCommand::Place { source: DigitSource::Sample { class: 7, index: None }, at: Some([80.0, 32.0]) });
+    let after = s.read();
+    let mut expected = before.clone();
+    ModelKind::Mnist.apply_edit(&mut expected, &placed_sample(samples(s).get(7, k), [80.0, 32.0]));
+    assert_eq!(after.data, expected.data, "grey replaced, state kept exactly where the new grey is alive");
+    assert_eq!(digits_state(s).next_sample[7], k + 1, "the next click takes the next sample");
+
+    // The cells re-decide. The read-out after 40 steps matches the CPU reference of the same run.
+    s.playback().single_steps = 40;
+    s.update();
+    let readout = readout_at(s, step + 40);
+    let mut cpu = after.clone();
+    mnist::run_species(&[&common::mnist_model()], &mut cpu, 3, step, 40);
+    let regions = digits::regions(&ModelKind::Mnist.labels(&cpu), 160, 64, 12);
+    assert_eq!(readout.len(), regions.len(), "as many digits as the CPU finds");
+    assert_eq!(readout[0].region.cells, regions[0].cells);
+    assert_eq!(readout[0].region.majority(), regions[0].majority(), "the read-out's majority is the CPU's");
+    assert_eq!(readout[0].region.majority(), Some(7), "the mutated digit became a 7: {:?}", readout[0].region.votes);
+    let off: u32 = readout[0].region.votes.iter().zip(regions[0].votes).map(|(a, b)| a.abs_diff(b)).sum();
+    assert!(off <= 2, "votes {:?} on the GPU, {:?} on the CPU", readout[0].region.votes, regions[0].votes);
+}
+
+fn two_digits_far_apart_are_read_out_as_two(s: &mut Sandbox) {
+    digit_command(s, DigitCommand::Clear);
+    for (class, x) in [(1, 30.0), (4, 130.0)] {
+        s.app.world_mut().write_message(DigitCommand::Place { source: DigitSource::Sample { class, index: Some(0) }, at: Some([x, 32.0]) });
+    }
     s.playback().single_steps = 30;
     s.update();
-    let decided = s.read();
-    let scored = (30..=60).filter(|&x| decided.cell(x, 40)[mnist::CLASS_SCORES].iter().any(|&v| v != 0.0)).count();
-    assert!(scored > 25, "only {scored} cells of the stroke have class scores after 30 steps");
+    let step = s.step();
+    let readout = readout_at(s, step);
+    assert_eq!(readout.len(), 2, "two separate digits");
+    let mut lefts: Vec<u32> = readout.iter().map(|d| d.region.bounds[0]).collect();
+    lefts.sort();
+    assert!(lefts[0] < 45 && lefts[1] > 110, "one on each side: {lefts:?}");
+    assert!(readout.iter().all(|d| d.shape_since <= step && d.region.majority().is_some()));
+}
+
+fn a_chimera_preset_builds_the_papers_chimera(s: &mut Sandbox) {
+    digit_command(s, DigitCommand::Clear);
+    let (k3, k5) = (digits_state(s).next_sample[3], digits_state(s).next_sample[5]);
+    digit_command(s, DigitCommand::Place { source: DigitSource::Chimera { upper: 3, lower: 5, split: None }, at: Some([80.0, 32.0]) });
+    let got = s.read();
+    let samples = samples(s);
+    let chimera = digits::chimera(samples.get(3, k3), samples.get(5, k5), 14);
+    assert_eq!(&chimera[..14 * 28], &samples.get(3, k3)[..14 * 28]);
+    assert_eq!(&chimera[14 * 28..], &samples.get(5, k5)[14 * 28..]);
+    let mut expected = Grid::new(160, 64, mnist::CHANNELS);
+    ModelKind::Mnist.apply_edit(&mut expected, &placed_sample(&chimera, [80.0, 32.0]));
+    assert_eq!(got.data, expected.data, "the canvas holds the 3/5 chimera");
+}
+
+fn sprinkling_adversaries_and_removing_them(s: &mut Sandbox) {
+    for (class, x) in [(2, 30.0), (6, 130.0)] {
+        s.app.world_mut().write_message(DigitCommand::Place { source: DigitSource::Sample { class, index: Some(1) }, at: Some([x, 32.0]) });
+    }
+    s.update();
+    digit_command(s, DigitCommand::Sprinkle { fraction: 0.1, everywhere: true });
+    let entity = s.grid();
+    s.until("the sprinkle lands", |app| app.world().get::<CaGrid>(entity).is_some_and(|g| !g.extra_species.is_empty()));
+    let mut sprinkled = s.read();
+    for _ in 0..100 {
+        if sprinkled.species.iter().any(|&v| v != 0) {
+            break;
+        }
+        sprinkled = s.read();
+    }
+    let regions = digits::regions(&ModelKind::Mnist.labels(&sprinkled), 160, 64, 12);
+    assert_eq!(regions.len(), 3, "the chimera and two digits");
+    for region in &regions {
+        let wanted = (0.1 * region.cells.len() as f32).round() as u32;
+        assert_eq!(region.other_species, wanted, "{} of {} cells of a digit became adversaries", region.other_species, region.cells.len());
+    }
+    let in_digits: u32 = regions.iter().map(|r| r.other_species).sum();
+    let everywhere = sprinkled.species.iter().filter(|&&v| v != 0).count() as u32;
+    assert_eq!(everywhere, in_digits, "only living cells of digits were chosen");
+    digit_command(s, DigitCommand::RemoveAdversaries);
+    assert!(s.read().species.iter().all(|&v| v == 0), "removal hands every cell back to the base model");
+}
+
+fn the_kiosk_plays_by_itself_until_touched(s: &mut Sandbox) {
+    use nca_sandbox::scene::kiosk::KioskSettings;
+    let placed_before: usize = digits_state(s).next_sample.iter().sum();
+    s.playback().paused = false;
+    s.app.world_mut().insert_resource(KioskSettings { self_play_seconds: Some(0.2), ..Default::default() });
+    s.app.world_mut().resource_mut::<DigitsSettings>().self_play_interval = 0.05;
+    s.until("self-play starts", |app| app.world().resource::<DigitsState>().self_playing);
+    s.until("self-play writes a digit", |app| app.world().resource::<DigitsState>().next_sample.iter().sum::<usize>() > placed_before);
+    s.click(Vec2::new(5.5, 5.5), 1);
+    s.update();
+    assert!(!digits_state(s).self_playing, "a touch hands control back at once");
+    s.app.world_mut().insert_resource(KioskSettings::default());
+    s.playback().paused = true;
+    s.update();
+}
+
+fn bad_digit_pictures_and_missing_samples_are_reported(s: &mut Sandbox) {
+    let window = Entity::PLACEHOLDER;
+    let errors =
+        |s: &Sandbox, needle: &str| s.app.world().resource::<ModelLibrary>().messages.iter().any(|m| m.is_error && m.text.contains(needle));
+    let broken = s._dir.path().join("scribble.png");
+    std::fs::write(&broken, b"\x89PNG not really").unwrap();
+    s.app.world_mut().write_message(FileDragAndDrop::DroppedFile { window, path_buf: broken });
+    s.update();
+    assert!(errors(s, "scribble.png"), "a broken picture is reported");
+    let big = s._dir.path().join("big.png");
+    image::GrayImage::new(40, 30).save(&big).unwrap();
+    s.app.world_mut().write_message(FileDragAndDrop::DroppedFile { window, path_buf: big });
+    s.update();
+    assert!(errors(s, "28×28"), "a picture of the wrong size is reported with the size wanted");
+    // A good one lands under the pointer.
+    let good = s._dir.path().join("mine.png");
+    image::GrayImage::from_fn(28, 28, |x, _| image::Luma([if (12..16).contains(&x) { 255 } else { 0 }])).save(&good).unwrap();
+    digit_command(s, DigitCommand::Clear);
+    s.until("the read-out sees the empty canvas", |app| app.world().resource::<DigitsState>().readout.is_empty());
+    s.app.world_mut().resource_mut::<DigitsState>().focus = Some(Vec2::new(40.0, 20.0));
+    s.app.world_mut().write_message(FileDragAndDrop::DroppedFile { window, path_buf: good });
+    s.update();
+    s.update();
+    let dropped = s.read();
+    assert!(dropped.cell(40, 20)[mnist::GREY] > 0.99 && dropped.cell(30, 20)[mnist::GREY] == 0.0, "the dropped 1 stands at the pointer");
+
+    s.app.world_mut().resource_mut::<DigitsSettings>().samples_path = s._dir.path().join("no-samples.png");
+    s.app.world_mut().resource_mut::<DigitsState>().samples = None;
+    s.update();
+    assert!(errors(s, "sample digits did not load"), "missing samples are reported");
+    digit_command(s, DigitCommand::Place { source: DigitSource::Sample { class: 2, index: None }, at: None });
+    assert!(errors(s, "no sample digits"), "a digit button without samples says why");
+    let step = s.step();
+    s.playback().single_steps = 3;
+    s.update();
+    assert_eq!(s.step(), step + 3, "the scene keeps running");
+    s.app.world_mut().resource_mut::<DigitsSettings>().samples_path = nca_sandbox::scene::digits::default_samples_path();
+    s.app.world_mut().resource_mut::<DigitsState>().samples = None;
+    s.update();
 }
 
 /// Writes a file so its modification time visibly changes (coarse file-system clocks).
@@ -449,7 +635,7 @@ fn write_later(path: &Path, bytes: &[u8]) {
 fn sandbox_tools_transport_species_and_reload() {
     let mut s = Sandbox::new();
     type Check = fn(&mut Sandbox);
-    let checks: [(&str, Check); 8] = [
+    let checks: [(&str, Check); 14] = [
         ("kiosk: starts over when nothing lives and after idling", kiosk_starts_over_when_nothing_lives_and_after_idling),
         ("transport: speed and pause", transport),
         ("a click erases a disc of the brush radius", click_erases_a_disc),
@@ -457,7 +643,19 @@ fn sandbox_tools_transport_species_and_reload() {
         ("the species brush plants another species", species_brush_plants_another_species),
         ("hot reload swaps the weights and keeps the state", hot_reload_swaps_weights_and_keeps_the_state),
         ("dropping a non-model is an error", dropping_a_non_model_is_an_error),
-        ("an MNIST model gets a canvas, the pen and the adversary", an_mnist_model_gets_a_canvas_the_pen_and_the_adversary),
+        (
+            "an MNIST model opens a canvas with a digit, the pen and the adversary brush",
+            an_mnist_model_opens_a_canvas_with_a_digit_the_pen_and_the_adversary_brush,
+        ),
+        (
+            "a digit button mutates the digit; the read-out agrees with the CPU",
+            a_digit_button_mutates_the_digit_and_the_read_out_agrees_with_the_cpu,
+        ),
+        ("two digits far apart are read out as two", two_digits_far_apart_are_read_out_as_two),
+        ("a chimera preset builds the paper's chimera", a_chimera_preset_builds_the_papers_chimera),
+        ("sprinkling adversaries and removing them", sprinkling_adversaries_and_removing_them),
+        ("the kiosk plays by itself until touched", the_kiosk_plays_by_itself_until_touched),
+        ("bad digit pictures and missing samples are reported", bad_digit_pictures_and_missing_samples_are_reported),
     ];
     for (name, check) in checks {
         eprintln!("check: {name}");

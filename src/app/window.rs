@@ -33,6 +33,8 @@ pub struct WindowOptions {
     pub plant: Vec<(PathBuf, u32, u32)>,
     /// Edits applied once the grid exists (a digit placed on an MNIST canvas, say).
     pub start_edits: Vec<crate::model::grid::Edit>,
+    /// How an MNIST canvas starts.
+    pub digits: DigitsStart,
     /// What the display shows.
     pub view: crate::model::View,
     /// Start with the dark background.
@@ -44,6 +46,26 @@ pub struct WindowOptions {
     pub frames: Option<u32>,
     /// Save a screenshot here after the last frame.
     pub screenshot: Option<PathBuf>,
+}
+
+/// How an MNIST canvas starts (`nca run --digit/--chimera/--adversaries/--canvas`).
+#[derive(Clone, Debug, PartialEq)]
+pub struct DigitsStart {
+    /// Canvas width and height.
+    pub canvas: (u32, u32),
+    /// The digits, each at a cell or spread across the canvas (`None`: one sample digit in the
+    /// middle).
+    pub start: Option<Vec<(crate::scene::digits::DigitSource, Option<[f32; 2]>)>>,
+    /// Sprinkle this share of every digit's cells with the adversary at the start.
+    pub adversaries: Option<f32>,
+    /// The adversary model file (default: the library's model named like an adversary).
+    pub adversary: Option<PathBuf>,
+}
+
+impl Default for DigitsStart {
+    fn default() -> Self {
+        Self { canvas: (160, 64), start: None, adversaries: None, adversary: None }
+    }
 }
 
 /// The sandbox's phases.
@@ -107,7 +129,7 @@ pub fn run(options: WindowOptions) -> AppExit {
     .insert_resource(options.clone())
     .add_systems(Update, count_frames);
     if options.kiosk {
-        app.insert_resource(crate::scene::kiosk::KioskSettings { idle_reset_seconds: Some(120.0), extinction_check_seconds: Some(5.0) });
+        app.insert_resource(crate::scene::kiosk::KioskSettings::installation());
     }
     set_start_model(&mut app, options.model.clone());
     app.run()
@@ -142,11 +164,13 @@ impl Plugin for SandboxPlugin {
     }
 }
 
+#[allow(clippy::too_many_arguments)]
 fn start_scene(
     options: Option<Res<WindowOptions>>,
     assets: Option<Res<SandboxAssets>>,
     mut library: ResMut<ModelLibrary>,
     mut scene: ResMut<SceneSettings>,
+    mut digits: ResMut<crate::scene::digits::DigitsSettings>,
     mut playback: ResMut<Playback>,
     server: Res<AssetServer>,
     mut commands: MessageWriter<SceneCommand>,
@@ -163,6 +187,12 @@ fn start_scene(
             scene.pending_plants.push((model, *x, *y));
         }
         scene.pending_edits.extend(options.start_edits.iter().cloned());
+        digits.canvas = options.digits.canvas;
+        digits.start = options.digits.start.clone();
+        digits.start_adversaries = options.digits.adversaries;
+        if let Some(file) = &options.digits.adversary {
+            digits.adversary = Some(library.open(file, &server));
+        }
         if options.trained_dir.is_dir()
             && let Err(e) = library.open_folder(&options.trained_dir, &server)
         {

@@ -12,11 +12,12 @@ use std::process::ExitCode;
 use clap::{Parser, Subcommand, ValueEnum};
 
 use crate::app::headless::HeadlessGpu;
-use crate::app::window::{self, WindowOptions};
+use crate::app::window::{self, DigitsStart, WindowOptions};
 use crate::model::display::DisplayStyle;
 use crate::model::grid::{Edit, GreyImage};
 use crate::model::perception::SobelPair;
 use crate::model::{Grid, ModelKind, NcaWeights, View, import, mnist, reference, snapshot};
+use crate::scene::digits::DigitSource;
 
 /// The model `nca run` opens when none is given, inside the trained folder.
 pub const DEFAULT_MODEL_FILE: &str = "lizard_regenerating.safetensors";
@@ -93,6 +94,48 @@ fn parse_plant(text: &str) -> Result<(PathBuf, u32, u32), String> {
     let (file, at) = text.rsplit_once('@').ok_or_else(bad)?;
     let (x, y) = at.split_once(',').ok_or_else(bad)?;
     Ok((PathBuf::from(file), x.trim().parse().map_err(|_| bad())?, y.trim().parse().map_err(|_| bad())?))
+}
+
+/// `D` or `D@X,Y`: a bundled sample of class D, at a cell (default: spread across the canvas).
+fn parse_digit(text: &str) -> Result<(usize, Option<[f32; 2]>), String> {
+    let bad = || format!("'{text}' is not D or D@X,Y (a class 0–9, cells from the top-left)");
+    let (class, at) = match text.split_once('@') {
+        Some((class, at)) => {
+            let (x, y) = at.split_once(',').ok_or_else(bad)?;
+            let coordinate = |v: &str| v.trim().parse::<f32>().ok().filter(|v| v.is_finite() && *v >= 0.0).ok_or_else(bad);
+            (class, Some([coordinate(x)?, coordinate(y)?]))
+        }
+        None => (text, None),
+    };
+    let class = class.trim().parse::<usize>().ok().filter(|c| *c < 10).ok_or_else(bad)?;
+    Ok((class, at))
+}
+
+/// `A/B`: the chimera of class A's upper part and class B's lower part.
+fn parse_chimera(text: &str) -> Result<(usize, usize), String> {
+    let bad = || format!("'{text}' is not A/B (two classes 0–9: upper part, lower part)");
+    let (a, b) = text.split_once('/').ok_or_else(bad)?;
+    let class = |v: &str| v.trim().parse::<usize>().ok().filter(|c| *c < 10).ok_or_else(bad);
+    Ok((class(a)?, class(b)?))
+}
+
+/// `WxH`: an MNIST canvas size.
+fn parse_canvas(text: &str) -> Result<(u32, u32), String> {
+    let bad = || format!("'{text}' is not WIDTHxHEIGHT (e.g. 160x64)");
+    let (w, h) = text.split_once(['x', '×']).ok_or_else(bad)?;
+    let (w, h) = (w.trim().parse::<u32>().map_err(|_| bad())?, h.trim().parse::<u32>().map_err(|_| bad())?);
+    check_size(w)?;
+    check_size(h)?;
+    Ok((w, h))
+}
+
+/// A share in (0, 1].
+fn parse_fraction(text: &str) -> Result<f32, String> {
+    text.trim()
+        .parse::<f32>()
+        .ok()
+        .filter(|f| *f > 0.0 && *f <= 1.0)
+        .ok_or_else(|| format!("'{text}' is not a share of cells in (0, 1] (0.1 is 10%)"))
 }
 
 /// `rgb`/`classes`/`natural`, `species`, or `hidden:N`/`channel:N`; whether the channel exists
@@ -379,6 +422,24 @@ pub enum Command {
         /// MNIST models: start with this picture of a digit in the middle of the canvas.
         #[arg(long)]
         digit_image: Option<PathBuf>,
+        /// MNIST models: place the first bundled sample of class D, at cell X,Y if given
+        /// (`3`, `7@40,32`); repeatable, digits without a place are spread across the canvas.
+        #[arg(long, value_parser = parse_digit)]
+        digit: Vec<(usize, Option<[f32; 2]>)>,
+        /// MNIST models: place the paper's chimera of class A's upper part and B's lower part
+        /// (`3/5`); repeatable.
+        #[arg(long, value_parser = parse_chimera)]
+        chimera: Vec<(usize, usize)>,
+        /// MNIST models: turn this share of every digit's cells into the adversary (0.1 = 10%);
+        /// the adversary is trained/mnist_adversary.safetensors, or --adversary.
+        #[arg(long, value_parser = parse_fraction)]
+        adversaries: Option<f32>,
+        /// The adversary model for --adversaries and the adversary tools.
+        #[arg(long)]
+        adversary: Option<PathBuf>,
+        /// MNIST models: canvas size, WIDTHxHEIGHT.
+        #[arg(long, default_value = "160x64", value_parser = parse_canvas)]
+        canvas: (u32, u32),
         /// Start with the dark background.
         #[arg(long)]
         dark: bool,
@@ -443,6 +504,19 @@ pub enum Command {
         #[command(subcommand)]
         kind: TrainKind,
     },
+    /// Make the sample digits the digits scene ships (`assets/mnist/samples.png`): the first N
+    /// test digits of each class, one row per class.
+    MnistSamples {
+        /// Folder of MNIST's idx files (default: $NCA_MNIST_DIR, else data/mnist).
+        #[arg(long)]
+        mnist: Option<PathBuf>,
+        /// Samples per class.
+        #[arg(long, default_value_t = 20)]
+        per_class: usize,
+        /// Output PNG.
+        #[arg(long, default_value = "assets/mnist/samples.png")]
+        out: PathBuf,
+    },
     /// Draw a loss CSV (as written by `nca train`) as a PNG plot again.
     Plot {
         /// The `iteration,loss` CSV.
@@ -480,6 +554,11 @@ fn run(cli: Cli) -> Result<(), String> {
         plant: Vec::new(),
         view: View::Natural,
         digit_image: None,
+        digit: Vec::new(),
+        chimera: Vec::new(),
+        adversaries: None,
+        adversary: None,
+        canvas: (160, 64),
         dark: false,
         kiosk: false,
         seed: 0,
@@ -487,7 +566,25 @@ fn run(cli: Cli) -> Result<(), String> {
         screenshot: None,
     });
     match command {
-        Command::Run { model, size, speed, trained_dir, plant, view, digit_image, dark, kiosk, seed, frames, screenshot } => {
+        Command::Run {
+            model,
+            size,
+            speed,
+            trained_dir,
+            plant,
+            view,
+            digit_image,
+            digit,
+            chimera,
+            adversaries,
+            adversary,
+            canvas,
+            dark,
+            kiosk,
+            seed,
+            frames,
+            screenshot,
+        } => {
             let trained_dir = trained_dir.unwrap_or_else(default_trained_dir);
             let path = match model {
                 Some(path) => path,
@@ -507,17 +604,48 @@ fn run(cli: Cli) -> Result<(), String> {
                 }
             }
             let mut start_edits = Vec::new();
+            let digits_asked =
+                digit_image.is_some() || !digit.is_empty() || !chimera.is_empty() || adversaries.is_some() || adversary.is_some();
+            if digits_asked && kind != ModelKind::Mnist {
+                return Err(format!(
+                    "{} is a {kind} model; --digit, --chimera, --digit-image and --adversaries are for MNIST models",
+                    path.display()
+                ));
+            }
+            let (canvas_w, canvas_h) = canvas;
             if let Some(picture) = &digit_image {
-                if kind != ModelKind::Mnist {
-                    return Err(format!("--digit-image: {} is a {kind} model; digits are for MNIST models", path.display()));
-                }
                 let (width, height, grey) = mnist::grey_picture(picture).map_err(|e| e.to_string())?;
-                if width > size as usize || height > size as usize {
-                    return Err(format!("--digit-image {}: {width}×{height} does not fit the {size}×{size} grid", picture.display()));
+                if width > canvas_w as usize || height > canvas_h as usize {
+                    return Err(format!(
+                        "--digit-image {}: {width}×{height} does not fit the {canvas_w}×{canvas_h} canvas",
+                        picture.display()
+                    ));
                 }
-                let origin = [((size as usize - width) / 2) as i32, ((size as usize - height) / 2) as i32];
+                let origin = [((canvas_w as usize - width) / 2) as i32, ((canvas_h as usize - height) / 2) as i32];
                 start_edits.push(Edit::PlaceImage(GreyImage { origin, width: width as u32, height: height as u32, grey: grey.into() }));
             }
+            for (class, at) in &digit {
+                if let Some([x, y]) = at
+                    && (*x >= canvas_w as f32 || *y >= canvas_h as f32)
+                {
+                    return Err(format!("--digit {class}@{x},{y}: outside the {canvas_w}×{canvas_h} canvas"));
+                }
+            }
+            if let Some(file) = &adversary {
+                let adversary_kind = load(file)?.kind();
+                if adversary_kind != ModelKind::Mnist {
+                    return Err(format!("--adversary {}: a {adversary_kind} model, not an MNIST one", file.display()));
+                }
+            }
+            let mut digit_start: Vec<(DigitSource, Option<[f32; 2]>)> =
+                digit.iter().map(|&(class, at)| (DigitSource::Sample { class, index: Some(0) }, at)).collect();
+            digit_start.extend(chimera.iter().map(|&(upper, lower)| (DigitSource::Chimera { upper, lower, split: None }, None)));
+            let digits = DigitsStart {
+                canvas,
+                start: if digit_start.is_empty() && digit_image.is_none() { None } else { Some(digit_start) },
+                adversaries,
+                adversary,
+            };
             crate::app::probe_adapter().map_err(|e| e.to_string())?;
             let exit = window::run(WindowOptions {
                 model: path,
@@ -527,6 +655,7 @@ fn run(cli: Cli) -> Result<(), String> {
                 seed,
                 plant,
                 start_edits,
+                digits,
                 view,
                 dark_background: dark,
                 kiosk,
@@ -546,6 +675,17 @@ fn run(cli: Cli) -> Result<(), String> {
             let weights = import::load_model_file_picking(&file, pick).map_err(|e| e.to_string())?;
             weights.save(&out).map_err(|e| e.to_string())?;
             println!("{} → {} ({})", file.display(), out.display(), weights.describe());
+            Ok(())
+        }
+        Command::MnistSamples { mnist, per_class, out } => {
+            let dir = mnist.unwrap_or_else(crate::model::idx::default_dir);
+            let test = crate::model::idx::Digits::load(&dir, crate::model::idx::Split::Test).map_err(|e| e.to_string())?;
+            let atlas = crate::model::digits::SampleDigits::atlas(&test, per_class.max(1))?;
+            if let Some(parent) = out.parent().filter(|d| !d.as_os_str().is_empty()) {
+                std::fs::create_dir_all(parent).map_err(|e| format!("{}: {e}", parent.display()))?;
+            }
+            atlas.save(&out).map_err(|e| format!("{}: cannot write PNG ({e})", out.display()))?;
+            println!("{}: {per_class} test digits of each class, {}×{}", out.display(), atlas.width(), atlas.height());
             Ok(())
         }
         Command::Plot { csv, out } => {

@@ -17,6 +17,8 @@ pub struct ExtractedDisplay {
     pub view: crate::model::View,
     /// Hue rotation of the MNIST class palette, in degrees.
     pub hue_degrees: f32,
+    /// The MNIST class palette.
+    pub palette: crate::model::display::ClassPalette,
 }
 
 /// One grid as the render world sees it this frame.
@@ -61,6 +63,7 @@ pub(crate) fn extract_grids(mut commands: Commands, grids: Extract<Query<(Entity
                 background: d.background,
                 view: d.view,
                 hue_degrees: d.hue_degrees,
+                palette: d.palette,
             }),
         })
         .collect();

@@ -249,7 +249,7 @@ pub(crate) fn prepare_grid_buffers(
             params.background = [d.background[0], d.background[1], d.background[2], 1.0];
             params.view_mode = d.view.mode_code();
             params.view_channel = d.view.channel();
-            params.set_hue(d.hue_degrees);
+            params.set_class_colors(d.palette, d.hue_degrees);
         }
         let stride = c.params_stride as usize;
         let mut bytes = vec![0u8; stride * entries as usize];

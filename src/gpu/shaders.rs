@@ -90,8 +90,6 @@ pub fn constants_wgsl() -> String {
     let _ = writeln!(out, "const WARM = vec3<f32>({}, {}, {});", f32_literal(WARM[0]), f32_literal(WARM[1]), f32_literal(WARM[2]));
     let _ = writeln!(out, "const COOL = vec3<f32>({}, {}, {});", f32_literal(COOL[0]), f32_literal(COOL[1]), f32_literal(COOL[2]));
     out.push_str(&palette("SPECIES_PALETTE", &SPECIES_PALETTE));
-    let classes: Vec<[f32; 3]> = mnist::PALETTE.iter().map(|c| c.map(|v| v as f32 / 255.0)).collect();
-    out.push_str(&palette("CLASS_PALETTE", &classes));
     out
 }
 

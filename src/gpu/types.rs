@@ -32,8 +32,8 @@ pub struct GpuStepParams {
     pub sobel_y: [[f32; 4]; 3],
     /// Display background (`a` unused).
     pub background: [f32; 4],
-    /// Rows of the display's hue rotation of the MNIST class palette (`w` unused).
-    pub hue: [[f32; 4]; 3],
+    /// The display's MNIST class colours, palette chosen and hue rotated (`a` unused).
+    pub classes: [[f32; 4]; 10],
 }
 
 impl GpuStepParams {
@@ -45,10 +45,11 @@ impl GpuStepParams {
         }
     }
 
-    /// Stores the hue rotation of the class palette.
-    pub fn set_hue(&mut self, degrees: f32) {
-        for (row, m) in self.hue.iter_mut().zip(crate::model::display::hue_rotation(degrees)) {
-            *row = [m[0], m[1], m[2], 0.0];
+    /// Stores the class colours (computed here once, not per cell in the shader).
+    pub fn set_class_colors(&mut self, palette: crate::model::display::ClassPalette, hue_degrees: f32) {
+        for (class, slot) in self.classes.iter_mut().enumerate() {
+            let [r, g, b] = crate::model::display::class_color(class, palette, hue_degrees);
+            *slot = [r, g, b, 0.0];
         }
     }
 }

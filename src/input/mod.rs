@@ -211,6 +211,8 @@ struct Stroke {
 #[derive(Default)]
 struct ToolState {
     strokes: HashMap<u64, Stroke>,
+    /// The species each pointer's species stroke paints (MNIST).
+    painting: HashMap<u64, u32>,
     last_press: Option<(f64, Vec2)>,
 }
 
@@ -282,8 +284,11 @@ fn apply_tools(
                             edits.push(Edit::PlantSeed { x: cell.x as u32, y: cell.y as u32, species });
                             marks.marks.push((MarkShape::Seed { at: input.world }, 0.0));
                         } else {
-                            edits.push(Edit::PaintSpecies { center: cell.to_array(), radius: settings.pen_radius, species });
-                            marks.marks.push((MarkShape::Disc { center: input.world, radius: settings.pen_radius / cells_per_world }, 0.0));
+                            // The paper's adversaries are single cells among the digit's: the
+                            // brush takes the one cell under the pointer (dragging, each one
+                            // along the path).
+                            state.painting.insert(input.pointer, species);
+                            paint_cell(&mut edits, &mut marks, cell, species, input.world, cells_per_world);
                         }
                     }
                     Tool::Seed | Tool::Erase if seeds && (double || settings.tool == Tool::Seed) => {
@@ -296,6 +301,7 @@ fn apply_tools(
                 }
             }
             PointerPhase::Moved => {
+                let painting = state.painting.get(&input.pointer).copied();
                 let Some(stroke) = state.strokes.get_mut(&input.pointer) else { continue };
                 match settings.tool {
                     Tool::Erase | Tool::Draw => {
@@ -308,6 +314,13 @@ fn apply_tools(
                             stamp(&mut edits, &mut marks, stroke.last.lerp(cell, i as f32 / steps as f32));
                         }
                     }
+                    Tool::Species if let Some(species) = painting => {
+                        let steps = (stroke.last.distance(cell) / 0.5).ceil().max(1.0) as u32;
+                        for i in 1..=steps {
+                            let at = stroke.last.lerp(cell, i as f32 / steps as f32);
+                            paint_cell(&mut edits, &mut marks, at, species, cell_to_world(&grid, transform, at), cells_per_world);
+                        }
+                    }
                     Tool::Cut => {
                         let from = cell_to_world(&grid, transform, stroke.start);
                         marks.marks.retain(|(m, age)| !(matches!(m, MarkShape::Line { .. }) && *age == 0.0));
@@ -318,6 +331,7 @@ fn apply_tools(
                 stroke.last = cell;
             }
             PointerPhase::Released => {
+                state.painting.remove(&input.pointer);
                 let Some(stroke) = state.strokes.remove(&input.pointer) else { continue };
                 if settings.tool == Tool::Cut {
                     let radius = settings.cut_width / 2.0;
@@ -353,6 +367,13 @@ fn species_for(
         }
         _ => Some(grid.species_of(model)),
     }
+}
+
+/// Sets the species of the one cell under `at` and marks it.
+fn paint_cell(edits: &mut GridEdits, marks: &mut BrushMarks, at: Vec2, species: u32, world: Vec2, cells_per_world: f32) {
+    let center = [at.x.floor() + 0.5, at.y.floor() + 0.5];
+    edits.push(Edit::PaintSpecies { center, radius: 0.5, species });
+    marks.marks.push((MarkShape::Disc { center: world, radius: 0.6 / cells_per_world }, 0.0));
 }
 
 fn erase_disc(edits: &mut GridEdits, marks: &mut BrushMarks, cell: Vec2, radius: f32, world: Vec2, cells_per_world: f32) {

@@ -101,6 +101,11 @@ pub fn is_model_file(path: &Path) -> bool {
     matches!(path.extension().and_then(|e| e.to_str()).map(str::to_ascii_lowercase).as_deref(), Some("safetensors" | "json"))
 }
 
+/// Whether `path` names a picture (a digit to place on an MNIST canvas, when dropped).
+pub fn is_picture_file(path: &Path) -> bool {
+    matches!(path.extension().and_then(|e| e.to_str()).map(str::to_ascii_lowercase).as_deref(), Some("png"))
+}
+
 /// One model the sandbox can run.
 #[derive(Clone, Debug)]
 pub struct LibraryEntry {
@@ -223,6 +228,10 @@ impl Plugin for LibraryPlugin {
 fn accept_dropped_files(mut drops: MessageReader<FileDragAndDrop>, mut library: ResMut<ModelLibrary>, server: Res<AssetServer>) {
     for drop in drops.read() {
         let FileDragAndDrop::DroppedFile { path_buf, .. } = drop else { continue };
+        if is_picture_file(path_buf) {
+            // The digits scene takes pictures (and says so when the grid is not a canvas).
+            continue;
+        }
         if !is_model_file(path_buf) {
             library.error(format!("{} is not a model (expected .safetensors or a Distill .json)", path_buf.display()));
             continue;

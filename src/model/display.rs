@@ -39,19 +39,70 @@ pub struct DisplayStyle {
     pub background: [f32; 3],
     /// Rotation of the MNIST class palette's hue, in degrees.
     pub hue_degrees: f32,
+    /// Which MNIST class palette.
+    pub palette: ClassPalette,
 }
 
 impl Default for DisplayStyle {
     fn default() -> Self {
-        Self { background: [1.0, 1.0, 1.0], hue_degrees: 0.0 }
+        Self { background: [1.0, 1.0, 1.0], hue_degrees: 0.0, palette: ClassPalette::Paper }
     }
 }
 
-/// The MNIST class colour of `class` (0–9), hue-rotated, as values in [0, 1].
-pub fn class_color(class: usize, hue_degrees: f32) -> [f32; 3] {
-    let [r, g, b] = mnist::PALETTE[class % mnist::CLASSES].map(|v| v as f32 / 255.0);
+/// The colours of the ten MNIST classes.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Hash)]
+pub enum ClassPalette {
+    /// The paper's ([`mnist::PALETTE`]).
+    #[default]
+    Paper,
+    /// Paul Tol's "muted" scheme (nine colours told apart with every common colour-vision
+    /// deficiency) and his vibrant orange as the tenth.
+    ColourSafe,
+}
+
+impl ClassPalette {
+    /// Both, in panel order.
+    pub const ALL: [ClassPalette; 2] = [ClassPalette::Paper, ClassPalette::ColourSafe];
+
+    /// The name the panel shows.
+    pub fn label(self) -> &'static str {
+        match self {
+            ClassPalette::Paper => "paper",
+            ClassPalette::ColourSafe => "colour-blind safe",
+        }
+    }
+
+    /// The unrotated colours as sRGB bytes.
+    pub fn bytes(self) -> [[u8; 3]; mnist::CLASSES] {
+        match self {
+            ClassPalette::Paper => mnist::PALETTE,
+            ClassPalette::ColourSafe => [
+                [0x33, 0x22, 0x88],
+                [0x88, 0xcc, 0xee],
+                [0x44, 0xaa, 0x99],
+                [0x11, 0x77, 0x33],
+                [0x99, 0x99, 0x33],
+                [0xdd, 0xcc, 0x77],
+                [0xcc, 0x66, 0x77],
+                [0x88, 0x22, 0x55],
+                [0xaa, 0x44, 0x99],
+                [0xee, 0x77, 0x33],
+            ],
+        }
+    }
+}
+
+/// The MNIST class colour of `class` (0–9) in `palette`, hue-rotated, as values in [0, 1].
+pub fn class_color(class: usize, palette: ClassPalette, hue_degrees: f32) -> [f32; 3] {
+    let [r, g, b] = palette.bytes()[class % mnist::CLASSES].map(|v| v as f32 / 255.0);
     let m = hue_rotation(hue_degrees);
     std::array::from_fn(|i| (m[i][0] * r + m[i][1] * g + m[i][2] * b).clamp(0.0, 1.0))
+}
+
+/// The hidden-channel view's squashing of an MNIST channel into [−1, 1], as the paper plots
+/// them: `2/π · atan(v)`.
+pub fn squash(v: f32) -> f32 {
+    v.atan() * std::f32::consts::FRAC_2_PI
 }
 
 /// The luminance-preserving hue rotation of CSS's `hue-rotate()` filter, rows of a 3×3 matrix.
@@ -86,8 +137,12 @@ pub fn cell_color(kind: ModelKind, cell: &[f32], species: u32, view: View, style
     };
     match view {
         View::Species => mix(bg, SPECIES_PALETTE[species as usize % SPECIES_PALETTE.len()], presence),
+        // MNIST's channel 0 is the grey input, drawn as ink; its other channels are unbounded,
+        // so they are squashed.
+        View::Channel(0) if kind == ModelKind::Mnist => mix(bg, unsure_ink(bg), presence),
         View::Channel(c) => {
-            let v = cell[(c as usize).min(cell.len() - 1)].clamp(-1.0, 1.0);
+            let v = cell[(c as usize).min(cell.len() - 1)];
+            let v = if kind == ModelKind::Mnist { squash(v) } else { v.clamp(-1.0, 1.0) };
             mix(bg, if v > 0.0 { WARM } else { COOL }, v.abs())
         }
         View::Natural => match kind {
@@ -98,8 +153,11 @@ pub fn cell_color(kind: ModelKind, cell: &[f32], species: u32, view: View, style
                 }
                 let label = mnist::cell_label(cell);
                 let best = cell[mnist::CLASS_SCORES.start + label.class as usize];
-                let ink =
-                    if best < mnist::UNSURE_THRESHOLD { unsure_ink(bg) } else { class_color(label.class as usize, style.hue_degrees) };
+                let ink = if best < mnist::UNSURE_THRESHOLD {
+                    unsure_ink(bg)
+                } else {
+                    class_color(label.class as usize, style.palette, style.hue_degrees)
+                };
                 mix(bg, ink, presence)
             }
         },
@@ -125,10 +183,12 @@ mod tests {
     fn no_rotation_keeps_the_paper_palette() {
         for class in 0..10 {
             let expected = mnist::PALETTE[class].map(|v| v as f32 / 255.0);
-            let got = class_color(class, 0.0);
+            let got = class_color(class, ClassPalette::Paper, 0.0);
             assert!(got.iter().zip(expected).all(|(a, b)| (a - b).abs() < 2e-3), "{class}: {got:?}");
         }
-        assert_ne!(class_color(2, 120.0), class_color(2, 0.0));
+        assert_ne!(class_color(2, ClassPalette::Paper, 120.0), class_color(2, ClassPalette::Paper, 0.0));
+        let safe: Vec<_> = (0..10).map(|c| class_color(c, ClassPalette::ColourSafe, 0.0)).collect();
+        assert!((0..10).all(|a| (0..a).all(|b| safe[a] != safe[b])), "ten different colours");
     }
 
     #[test]
@@ -137,7 +197,7 @@ mod tests {
         let mut cell = [0.0f32; mnist::CHANNELS];
         cell[mnist::GREY] = 1.0;
         cell[mnist::CLASS_SCORES.start + 6] = 0.9;
-        assert_eq!(cell_color(ModelKind::Mnist, &cell, 0, View::Natural, &style), class_color(6, 0.0));
+        assert_eq!(cell_color(ModelKind::Mnist, &cell, 0, View::Natural, &style), class_color(6, ClassPalette::Paper, 0.0));
         cell[mnist::CLASS_SCORES.start + 6] = 0.005;
         assert_eq!(cell_color(ModelKind::Mnist, &cell, 0, View::Natural, &style), unsure_ink(style.background));
         cell[mnist::GREY] = 0.05;

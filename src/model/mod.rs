@@ -13,12 +13,14 @@
 //! - [`mnist_eval`]: the paper's evaluation protocol on tiled test digits.
 //! - [`idx`]: MNIST's idx files (gzipped or not).
 //! - [`display`]: a grid as a picture, as the display shader draws it.
+//! - [`digits`]: sample digits, scaling, chimeras, and the separate digits on a canvas.
 //! - [`reference`]: one entry point to every kind's CPU step.
 //! - [`weights`]: the `.safetensors` file format.
 //! - [`import`]: converters from the published Distill formats.
 //! - [`target`]: target images (thumbnail, premultiply, pad) and the RGBA loss.
 
 pub mod cpu;
+pub mod digits;
 pub mod display;
 pub mod error;
 pub mod eval;

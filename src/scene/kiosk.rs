@@ -4,9 +4,8 @@
 
 use bevy::prelude::*;
 
+use super::feed::GridFeed;
 use super::{SandboxGrid, SceneCommand};
-use crate::sim::readback::next_readback_id;
-use crate::sim::{GridSnapshots, ReadbackKind, ReadbackRequest};
 
 /// Someone touched the scene (a press, a drag, a release): the tools send one per pointer event,
 /// and the kiosk's idle clock starts again.
@@ -21,14 +20,31 @@ pub struct KioskSettings {
     pub idle_reset_seconds: Option<f32>,
     /// Check this often (seconds) whether anything is alive; start over if not.
     pub extinction_check_seconds: Option<f32>,
+    /// After this many seconds without a touch, the scene plays by itself (the digits scene
+    /// writes, mutates and splices digits); a touch hands control back at once.
+    pub self_play_seconds: Option<f32>,
+}
+
+impl KioskSettings {
+    /// An installation's settings: self-play after 20 idle seconds, a fresh start after two
+    /// idle minutes, and whenever nothing is left alive (checked every 5 seconds).
+    pub fn installation() -> Self {
+        Self { idle_reset_seconds: Some(120.0), extinction_check_seconds: Some(5.0), self_play_seconds: Some(20.0) }
+    }
+}
+
+/// How long nobody has touched the scene, in seconds (real time).
+#[derive(Resource, Clone, Copy, Debug, Default)]
+pub struct KioskIdle {
+    /// Seconds since the last pointer event.
+    pub seconds: f32,
 }
 
 #[derive(Default)]
 struct KioskState {
-    idle: f32,
     touched_since_reset: bool,
     since_check: f32,
-    pending: Option<u64>,
+    checked_through: u64,
 }
 
 /// Idle and extinction resets, driven by [`KioskSettings`].
@@ -37,6 +53,7 @@ pub struct KioskPlugin;
 impl Plugin for KioskPlugin {
     fn build(&self, app: &mut App) {
         app.init_resource::<KioskSettings>()
+            .init_resource::<KioskIdle>()
             .add_message::<Interaction>()
             .add_systems(Update, watch_kiosk.in_set(super::SceneSystems::Apply).before(super::apply_commands));
     }
@@ -44,51 +61,47 @@ impl Plugin for KioskPlugin {
 
 #[allow(clippy::too_many_arguments)]
 fn watch_kiosk(
-    mut commands: Commands,
     time: Res<Time<Real>>,
     settings: Res<KioskSettings>,
     mut inputs: MessageReader<Interaction>,
-    mut snapshots: ResMut<GridSnapshots>,
-    grids: Query<Entity, With<SandboxGrid>>,
+    mut idle: ResMut<KioskIdle>,
+    mut feed: ResMut<GridFeed>,
+    grids: Query<(), With<SandboxGrid>>,
     mut state: Local<KioskState>,
     mut scene: MessageWriter<SceneCommand>,
 ) {
     let dt = time.delta_secs();
     if inputs.read().count() > 0 {
-        state.idle = 0.0;
+        idle.seconds = 0.0;
         state.touched_since_reset = true;
     } else {
-        state.idle += dt;
+        idle.seconds += dt;
     }
     if let Some(limit) = settings.idle_reset_seconds
         && state.touched_since_reset
-        && state.idle >= limit
+        && idle.seconds >= limit
     {
         state.touched_since_reset = false;
         scene.write(SceneCommand::Reset);
     }
 
     let Some(every) = settings.extinction_check_seconds else { return };
-    let Some(grid) = grids.iter().next() else { return };
-    if let Some(id) = state.pending {
-        if let Some(result) = snapshots.take_labels(id) {
-            state.pending = None;
-            // Labels are one word per cell with the kind's "alive" bit: far less to read back
-            // than the state.
-            if let Ok(labels) = result
-                && !labels.labels.iter().any(|&word| word & crate::model::kind::LABEL_ALIVE != 0)
-            {
-                info!("nothing alive: starting over");
-                scene.write(SceneCommand::Reset);
-            }
-        }
+    if grids.is_empty() {
         return;
     }
+    feed.want_labels = true;
     state.since_check += dt;
-    if state.since_check >= every {
+    if state.since_check < every {
+        return;
+    }
+    // Only labels read after the last check count, so a reset is judged on what followed it.
+    // Labels are one word per cell with the kind's "alive" bit: far less than the state.
+    if let Some(labels) = feed.labels_after(state.checked_through) {
         state.since_check = 0.0;
-        let id = next_readback_id();
-        state.pending = Some(id);
-        commands.entity(grid).insert(ReadbackRequest { id: Some(id), kind: ReadbackKind::Labels });
+        state.checked_through = feed.requests;
+        if !labels.labels.iter().any(|&word| word & crate::model::kind::LABEL_ALIVE != 0) {
+            info!("nothing alive: starting over");
+            scene.write(SceneCommand::Reset);
+        }
     }
 }

@@ -1,6 +1,8 @@
 //! The sandbox scene: one grid that follows the transport controls, its settings, and the
 //! commands the panel and the keyboard send to it.
 
+pub mod digits;
+pub mod feed;
 pub mod kiosk;
 
 use bevy::prelude::*;
@@ -37,6 +39,8 @@ pub struct SceneSettings {
     pub view: View,
     /// Rotation of the MNIST class palette's hue, in degrees.
     pub hue_degrees: f32,
+    /// The MNIST class palette.
+    pub palette: crate::model::display::ClassPalette,
     /// Perception rotation in degrees.
     pub rotation_degrees: f32,
     /// Whether the side panel is shown.
@@ -57,6 +61,7 @@ impl Default for SceneSettings {
             dark_background: false,
             view: View::Natural,
             hue_degrees: 0.0,
+            palette: crate::model::display::ClassPalette::Paper,
             rotation_degrees: 0.0,
             panel_visible: true,
             pending_plants: Vec::new(),
@@ -87,6 +92,8 @@ pub struct SandboxGrid;
 pub enum SceneSystems {
     /// Commands are applied and the grid follows the settings.
     Apply,
+    /// The grid feed collects readbacks and asks for the next (after the tools' edits).
+    Feed,
 }
 
 /// The sandbox's grid and its commands.
@@ -94,14 +101,16 @@ pub struct ScenePlugin;
 
 impl Plugin for ScenePlugin {
     fn build(&self, app: &mut App) {
-        app.add_plugins(kiosk::KioskPlugin)
+        app.add_plugins((kiosk::KioskPlugin, digits::DigitsPlugin))
             .init_resource::<SceneSettings>()
+            .init_resource::<feed::GridFeed>()
             .add_message::<SceneCommand>()
-            .configure_sets(Update, SceneSystems::Apply.before(SimSystems::Edit))
+            .configure_sets(Update, (SceneSystems::Apply.before(SimSystems::Edit), SceneSystems::Feed.after(SimSystems::Edit)))
             .add_systems(
                 Update,
                 (select_loaded_models, apply_commands, sync_grid, plant_pending, fit_grids_to_window).chain().in_set(SceneSystems::Apply),
-            );
+            )
+            .add_systems(Update, feed::run_feed.in_set(SceneSystems::Feed));
     }
 }
 
@@ -117,6 +126,7 @@ fn select_loaded_models(mut library: ResMut<ModelLibrary>, models: Res<Assets<Nc
 
 fn apply_commands(
     mut messages: MessageReader<SceneCommand>,
+    mut digit_commands: MessageWriter<digits::DigitCommand>,
     mut settings: ResMut<SceneSettings>,
     models: Res<Assets<NcaModel>>,
     mut grids: Query<(&mut CaGrid, &mut crate::sim::GridEdits), With<SandboxGrid>>,
@@ -126,7 +136,13 @@ fn apply_commands(
         match message {
             SceneCommand::Reset => {
                 for (mut grid, mut edits) in &mut grids {
-                    reset(&mut grid, &mut edits, &models);
+                    if grid.kind(&models) == Some(ModelKind::Mnist) {
+                        // A canvas resets to the same digits with a zeroed state: the person's
+                        // writing is not thrown away (Clear does that).
+                        digit_commands.write(digits::DigitCommand::ResetState);
+                    } else {
+                        reset(&mut grid, &mut edits, &models);
+                    }
                 }
             }
             SceneCommand::SetModel(handle) => {
@@ -169,6 +185,7 @@ fn reset(grid: &mut CaGrid, edits: &mut crate::sim::GridEdits, models: &Assets<N
 fn sync_grid(
     mut commands: Commands,
     settings: Res<SceneSettings>,
+    digits: Res<digits::DigitsSettings>,
     models: Res<Assets<NcaModel>>,
     clear: Option<ResMut<ClearColor>>,
     mut grids: Query<(&mut CaGrid, Option<&mut GridDisplay>), With<SandboxGrid>>,
@@ -181,18 +198,26 @@ fn sync_grid(
         }
     }
     let Some(model) = &settings.model else { return };
+    // An MNIST canvas is wide enough for a number; a growing grid is square.
+    let size_for = |kind: Option<ModelKind>| match kind {
+        Some(ModelKind::Mnist) => digits.canvas,
+        _ => (settings.grid_size, settings.grid_size),
+    };
     if grids.is_empty() {
-        let mut grid = CaGrid::new(settings.grid_size, settings.grid_size, model.clone());
+        let (width, height) = size_for(models.get(model).map(|m| m.weights.kind()));
+        let mut grid = CaGrid::new(width, height, model.clone());
         grid.seed = settings.seed;
         grid.rotation_degrees = settings.rotation_degrees;
         commands.spawn((grid, FollowsPlayback, SandboxGrid, Transform::default()));
         return;
     }
     for (mut grid, display) in &mut grids {
-        if grid.width != settings.grid_size || grid.height != settings.grid_size {
-            // A resize restarts from a seed (the plan does that); other species go with it.
-            grid.width = settings.grid_size;
-            grid.height = settings.grid_size;
+        let (width, height) = size_for(grid.kind(&models));
+        if grid.width != width || grid.height != height {
+            // A resize restarts the grid as its kind starts (the plan does that); other species
+            // go with it.
+            grid.width = width;
+            grid.height = height;
             grid.extra_species.clear();
         }
         if grid.rotation_degrees != settings.rotation_degrees {
@@ -205,10 +230,15 @@ fn sync_grid(
                 Some(kind) if !kind.views().contains(&settings.view) => View::Natural,
                 _ => settings.view,
             };
-            if display.background != background || display.view != view || display.hue_degrees != settings.hue_degrees {
+            if display.background != background
+                || display.view != view
+                || display.hue_degrees != settings.hue_degrees
+                || display.palette != settings.palette
+            {
                 display.background = background;
                 display.view = view;
                 display.hue_degrees = settings.hue_degrees;
+                display.palette = settings.palette;
             }
         }
     }

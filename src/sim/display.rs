@@ -26,6 +26,8 @@ pub struct GridDisplay {
     pub view: View,
     /// Rotation of the MNIST class palette's hue, in degrees.
     pub hue_degrees: f32,
+    /// The MNIST class palette.
+    pub palette: crate::model::display::ClassPalette,
 }
 
 /// A texture the display shader can write and a sprite can sample, one texel per cell.
@@ -66,7 +68,13 @@ pub(crate) fn attach_displays(
             None => {
                 let image = images.add(display_image(grid.width, grid.height));
                 commands.entity(entity).insert((
-                    GridDisplay { image: image.clone(), background: LIGHT_BACKGROUND, view: View::Natural, hue_degrees: 0.0 },
+                    GridDisplay {
+                        image: image.clone(),
+                        background: LIGHT_BACKGROUND,
+                        view: View::Natural,
+                        hue_degrees: 0.0,
+                        palette: default(),
+                    },
                     Sprite::from_image(image),
                 ));
             }

@@ -4,6 +4,7 @@ use bevy::prelude::*;
 use bevy::window::PrimaryWindow;
 use bevy_egui::{EguiContexts, EguiPrimaryContextPass, egui};
 
+mod digits;
 mod file_browser;
 
 pub use file_browser::FileBrowser;
@@ -20,7 +21,7 @@ pub struct PanelPlugin;
 
 impl Plugin for PanelPlugin {
     fn build(&self, app: &mut App) {
-        app.init_resource::<PanelState>().add_systems(EguiPrimaryContextPass, (panel, draw_marks).chain());
+        app.init_resource::<PanelState>().add_systems(EguiPrimaryContextPass, (panel, draw_marks, digits::draw_digit_readout).chain());
     }
 }
 
@@ -39,9 +40,7 @@ pub struct PanelState {
     last: Option<(u32, f64)>,
 }
 
-fn color32(rgb: [f32; 3]) -> egui::Color32 {
-    egui::Color32::from_rgb((rgb[0] * 255.0) as u8, (rgb[1] * 255.0) as u8, (rgb[2] * 255.0) as u8)
-}
+use digits::color32;
 
 #[allow(clippy::too_many_arguments)]
 fn panel(
@@ -57,6 +56,7 @@ fn panel(
     status: Res<GpuStatus>,
     grids: Query<&CaGrid, With<SandboxGrid>>,
     mut commands: MessageWriter<SceneCommand>,
+    mut digits_ui: digits::DigitsUi,
 ) -> Result {
     let dt = time.delta_secs();
     if dt > 0.0 {
@@ -152,13 +152,16 @@ fn panel(
                 }
             });
             ui.add(egui::Slider::new(&mut scene.rotation_degrees, 0.0..=360.0).text("rotation °"));
-            egui::ComboBox::from_label("grid size").selected_text(format!("{0}×{0}", scene.grid_size)).show_ui(ui, |ui| {
-                for size in GRID_SIZES {
-                    ui.selectable_value(&mut scene.grid_size, size, format!("{size}×{size}"));
-                }
-            });
-
             let kind = grid.and_then(|g| g.kind(&models)).unwrap_or(ModelKind::Growing);
+            if kind == ModelKind::Growing {
+                egui::ComboBox::from_label("grid size").selected_text(format!("{0}×{0}", scene.grid_size)).show_ui(ui, |ui| {
+                    for size in GRID_SIZES {
+                        ui.selectable_value(&mut scene.grid_size, size, format!("{size}×{size}"));
+                    }
+                });
+            } else {
+                digits::digits_section(ui, &mut digits_ui, &scene, &mut tools, &library, &models);
+            }
             ui.separator();
             ui.label("Tools");
             ui.horizontal_wrapped(|ui| {
@@ -196,10 +199,13 @@ fn panel(
                 ui.radio_value(&mut scene.dark_background, false, "light");
                 ui.radio_value(&mut scene.dark_background, true, "dark");
             });
-            let view_label = |v: View| match v {
-                View::Natural => kind.layout().natural_view.to_string(),
-                View::Channel(c) => format!("channel {c}"),
-                View::Species => "species".to_string(),
+            let view_label = |v: View| match (v, kind) {
+                (View::Natural, _) => kind.layout().natural_view.to_string(),
+                (View::Channel(0), ModelKind::Mnist) => "grey input".to_string(),
+                (View::Channel(c), ModelKind::Mnist) if c >= 10 => format!("score of {} (channel {c})", c - 10),
+                (View::Channel(c), ModelKind::Mnist) => format!("hidden channel {c} (atan)"),
+                (View::Channel(c), _) => format!("channel {c}"),
+                (View::Species, _) => "species".to_string(),
             };
             egui::ComboBox::from_label("view").selected_text(view_label(scene.view)).show_ui(ui, |ui| {
                 for v in kind.views() {
@@ -208,6 +214,12 @@ fn panel(
             });
             if kind == ModelKind::Mnist {
                 ui.add(egui::Slider::new(&mut scene.hue_degrees, 0.0..=360.0).text("class hue °"));
+                ui.horizontal(|ui| {
+                    ui.label("palette");
+                    for palette in crate::model::display::ClassPalette::ALL {
+                        ui.radio_value(&mut scene.palette, palette, palette.label());
+                    }
+                });
             }
 
             if kind == ModelKind::Mnist {
@@ -216,7 +228,11 @@ fn panel(
                 ui.horizontal_wrapped(|ui| {
                     for class in 0..crate::model::mnist::CLASSES {
                         let (rect, _) = ui.allocate_exact_size(egui::vec2(20.0, 16.0), egui::Sense::hover());
-                        ui.painter().rect_filled(rect, 2.0, color32(crate::model::display::class_color(class, scene.hue_degrees)));
+                        ui.painter().rect_filled(
+                            rect,
+                            2.0,
+                            color32(crate::model::display::class_color(class, scene.palette, scene.hue_degrees)),
+                        );
                         ui.painter().text(
                             rect.center(),
                             egui::Align2::CENTER_CENTER,

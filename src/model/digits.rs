@@ -1,0 +1,262 @@
+//! Digits for the MNIST canvas: the bundled samples, scaling, the paper's chimeras, and the
+//! separate digits the cells form on a canvas with what each one's cells think.
+
+use std::path::Path;
+
+use super::error::ModelError;
+use super::grid::GreyImage;
+use super::idx::Digits;
+use super::kind::{LABEL_ALIVE, LABEL_SPECIES_SHIFT};
+use super::mnist::{CLASSES, CellLabel};
+
+/// Side of an MNIST digit.
+pub const SIDE: usize = 28;
+
+/// Sample digits by class, as shipped in `assets/mnist/samples.png`: a grey atlas with one row of
+/// 28×28 digits per class, 0 at the top (white strokes on black, as MNIST stores them).
+#[derive(Clone, Debug, PartialEq)]
+pub struct SampleDigits {
+    /// `by_class[c][k]`: sample `k` of class `c`, 784 grey bytes.
+    pub by_class: Vec<Vec<Vec<u8>>>,
+}
+
+impl SampleDigits {
+    /// The atlas of the first `per_class` digits of each class in `digits` (how the bundled
+    /// samples are made from MNIST's test set).
+    pub fn atlas(digits: &Digits, per_class: usize) -> Result<image::GrayImage, String> {
+        let mut atlas = image::GrayImage::new((per_class * SIDE) as u32, (CLASSES * SIDE) as u32);
+        for class in 0..CLASSES as u8 {
+            let found: Vec<usize> = (0..digits.len()).filter(|&i| digits.labels[i] == class).take(per_class).collect();
+            if found.len() < per_class {
+                return Err(format!("only {} digits of class {class}, {per_class} wanted", found.len()));
+            }
+            for (k, &i) in found.iter().enumerate() {
+                for (p, &v) in digits.image(i).iter().enumerate() {
+                    atlas.put_pixel((k * SIDE + p % SIDE) as u32, (class as usize * SIDE + p / SIDE) as u32, image::Luma([v]));
+                }
+            }
+        }
+        Ok(atlas)
+    }
+
+    /// Reads an atlas written by [`SampleDigits::atlas`].
+    pub fn load(path: &Path) -> Result<Self, ModelError> {
+        let fail = |m: String| ModelError::format(path, m);
+        let bytes = std::fs::read(path).map_err(|source| ModelError::Io { path: path.to_path_buf(), source })?;
+        let picture = image::load_from_memory(&bytes).map_err(|e| fail(format!("not a readable image ({e})")))?.to_luma8();
+        Self::from_atlas(&picture).map_err(fail)
+    }
+
+    /// Cuts an atlas into digits.
+    pub fn from_atlas(atlas: &image::GrayImage) -> Result<Self, String> {
+        let (w, h) = (atlas.width() as usize, atlas.height() as usize);
+        if h != CLASSES * SIDE || w < SIDE || w % SIDE != 0 {
+            return Err(format!("a sample atlas is {} pixels tall and a multiple of {SIDE} wide; this one is {w}×{h}", CLASSES * SIDE));
+        }
+        let by_class = (0..CLASSES)
+            .map(|class| {
+                (0..w / SIDE)
+                    .map(|k| {
+                        (0..SIDE * SIDE)
+                            .map(|p| atlas.get_pixel((k * SIDE + p % SIDE) as u32, (class * SIDE + p / SIDE) as u32)[0])
+                            .collect()
+                    })
+                    .collect()
+            })
+            .collect();
+        Ok(Self { by_class })
+    }
+
+    /// Sample `k` of `class` (wrapping around).
+    pub fn get(&self, class: usize, k: usize) -> &[u8] {
+        let samples = &self.by_class[class % CLASSES];
+        &samples[k % samples.len()]
+    }
+}
+
+/// A 28×28 digit (grey bytes) scaled by `scale` (bilinear), as greys in [0, 1]: `(side, greys)`.
+pub fn scaled(pixels: &[u8], scale: f32) -> (usize, Vec<f32>) {
+    let side = ((SIDE as f32 * scale).round() as usize).max(1);
+    let at = |x: i64, y: i64| {
+        if (0..SIDE as i64).contains(&x) && (0..SIDE as i64).contains(&y) {
+            pixels[y as usize * SIDE + x as usize] as f32 / 255.0
+        } else {
+            0.0
+        }
+    };
+    let grey = (0..side * side)
+        .map(|i| {
+            // The centre of output pixel i, in input pixels.
+            let (u, v) = (((i % side) as f32 + 0.5) / scale - 0.5, ((i / side) as f32 + 0.5) / scale - 0.5);
+            let (x0, y0) = (u.floor() as i64, v.floor() as i64);
+            let (fx, fy) = (u - x0 as f32, v - y0 as f32);
+            let top = at(x0, y0) * (1.0 - fx) + at(x0 + 1, y0) * fx;
+            let bottom = at(x0, y0 + 1) * (1.0 - fx) + at(x0 + 1, y0 + 1) * fx;
+            top * (1.0 - fy) + bottom * fy
+        })
+        .collect();
+    (side, grey)
+}
+
+/// The paper's chimera: the rows above `split` from `upper`, the rest from `lower`.
+pub fn chimera(upper: &[u8], lower: &[u8], split: usize) -> Vec<u8> {
+    (0..SIDE * SIDE).map(|p| if p / SIDE < split { upper[p] } else { lower[p] }).collect()
+}
+
+/// `a` with `b` laid over it at `offset` (pixels; the brighter of the two wins).
+pub fn overlay(a: &[u8], b: &[u8], offset: [i32; 2]) -> Vec<u8> {
+    (0..SIDE * SIDE)
+        .map(|p| {
+            let (x, y) = ((p % SIDE) as i32 - offset[0], (p / SIDE) as i32 - offset[1]);
+            let over = if (0..SIDE as i32).contains(&x) && (0..SIDE as i32).contains(&y) { b[y as usize * SIDE + x as usize] } else { 0 };
+            a[p].max(over)
+        })
+        .collect()
+}
+
+/// The chimera presets of the paper's section on chimeric digits: the upper part of the first
+/// class joined to the lower part of the second, split at the middle row.
+pub const CHIMERAS: [(usize, usize); 3] = [(3, 5), (8, 9), (6, 9)];
+
+/// A picture (greys) placed with its centre at `center` (cells).
+pub fn placed(side: usize, grey: Vec<f32>, center: [f32; 2]) -> GreyImage {
+    let origin = [(center[0] - side as f32 / 2.0).round() as i32, (center[1] - side as f32 / 2.0).round() as i32];
+    GreyImage { origin, width: side as u32, height: side as u32, grey: grey.into() }
+}
+
+/// One separate digit on a canvas: a connected group of living cells (8-neighbours).
+#[derive(Clone, Debug, PartialEq)]
+pub struct DigitRegion {
+    /// Its cells (row-major indices), ascending.
+    pub cells: Vec<u32>,
+    /// Bounding box: first column and row, last column and row (inclusive).
+    pub bounds: [u32; 4],
+    /// Cells voting for each class.
+    pub votes: [u32; CLASSES],
+    /// Living cells that cast no vote (every score below zero).
+    pub undecided: u32,
+    /// Cells that run another species than 0 (adversaries).
+    pub other_species: u32,
+}
+
+impl DigitRegion {
+    /// The class most of its cells vote for (the smallest on a tie), if any votes.
+    pub fn majority(&self) -> Option<usize> {
+        let best = (0..CLASSES).max_by_key(|&c| (self.votes[c], std::cmp::Reverse(c)))?;
+        (self.votes[best] > 0).then_some(best)
+    }
+
+    /// Whether every vote cast is for one class (the paper's total agreement).
+    pub fn in_agreement(&self) -> bool {
+        let cast: u32 = self.votes.iter().sum();
+        cast > 0 && self.votes.contains(&cast)
+    }
+
+    /// A fingerprint of the region's shape: equal for the same set of cells.
+    pub fn shape_key(&self) -> u64 {
+        self.cells.iter().fold(0xcbf2_9ce4_8422_2325u64, |h, &c| (h ^ c as u64).wrapping_mul(0x0100_0000_01b3))
+    }
+}
+
+/// The separate digits of a `width × height` canvas from its label words (the `labels` pass),
+/// largest first; groups smaller than `min_cells` (specks) are left out.
+pub fn regions(labels: &[u32], width: usize, height: usize, min_cells: usize) -> Vec<DigitRegion> {
+    let mut seen = vec![false; labels.len()];
+    let mut out = Vec::new();
+    let alive = |i: usize| labels[i] & LABEL_ALIVE != 0;
+    for start in 0..labels.len() {
+        if seen[start] || !alive(start) {
+            continue;
+        }
+        let mut stack = vec![start];
+        seen[start] = true;
+        let mut cells = Vec::new();
+        while let Some(i) = stack.pop() {
+            cells.push(i as u32);
+            let (x, y) = ((i % width) as i64, (i / width) as i64);
+            for dy in -1..=1 {
+                for dx in -1..=1 {
+                    let (nx, ny) = (x + dx, y + dy);
+                    if (0..width as i64).contains(&nx) && (0..height as i64).contains(&ny) {
+                        let n = ny as usize * width + nx as usize;
+                        if !seen[n] && alive(n) {
+                            seen[n] = true;
+                            stack.push(n);
+                        }
+                    }
+                }
+            }
+        }
+        if cells.len() < min_cells {
+            continue;
+        }
+        cells.sort_unstable();
+        let mut region = DigitRegion { cells, bounds: [u32::MAX, u32::MAX, 0, 0], votes: [0; CLASSES], undecided: 0, other_species: 0 };
+        for &c in &region.cells {
+            let (x, y) = (c % width as u32, c / width as u32);
+            region.bounds = [region.bounds[0].min(x), region.bounds[1].min(y), region.bounds[2].max(x), region.bounds[3].max(y)];
+            let word = labels[c as usize];
+            let label = CellLabel::unpack(word);
+            if label.vote == CellLabel::NO_VOTE {
+                region.undecided += 1;
+            } else {
+                region.votes[label.vote as usize] += 1;
+            }
+            region.other_species += u32::from(word >> LABEL_SPECIES_SHIFT != 0);
+        }
+        out.push(region);
+    }
+    out.sort_by_key(|r| std::cmp::Reverse(r.cells.len()));
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn word(alive: bool, vote: u8, species: u32) -> u32 {
+        CellLabel { alive, class: vote.min(9), vote }.pack() | species << LABEL_SPECIES_SHIFT
+    }
+
+    #[test]
+    fn two_digits_far_apart_are_two_regions() {
+        let (w, h) = (12, 5);
+        let mut labels = vec![0u32; w * h];
+        for (x, y) in [(1, 1), (2, 2), (1, 3)] {
+            labels[y * w + x] = word(true, 3, 0);
+        }
+        for (x, y) in [(8, 1), (9, 1), (10, 1), (9, 2)] {
+            labels[y * w + x] = word(true, 7, u32::from(x == 10));
+        }
+        labels[2 * w + 9] = word(true, CellLabel::NO_VOTE, 0);
+        labels[4 * w + 5] = word(true, 1, 0); // a speck
+        let found = regions(&labels, w, h, 2);
+        assert_eq!(found.len(), 2);
+        assert_eq!(found[0].cells.len(), 4);
+        assert_eq!((found[0].majority(), found[0].undecided, found[0].other_species), (Some(7), 1, 1));
+        assert!(found[0].in_agreement(), "one no-vote does not break agreement");
+        assert_eq!(found[1].bounds, [1, 1, 2, 3]);
+        assert_ne!(found[0].shape_key(), found[1].shape_key());
+    }
+
+    #[test]
+    fn chimeras_and_overlays_take_the_right_pixels() {
+        let (a, b) = (vec![10u8; SIDE * SIDE], vec![200u8; SIDE * SIDE]);
+        let c = chimera(&a, &b, 14);
+        assert_eq!((c[13 * SIDE], c[14 * SIDE]), (10, 200));
+        let o = overlay(&a, &b, [20, 0]);
+        assert_eq!((o[19], o[20], o[SIDE * SIDE - 1]), (10, 200, 200));
+    }
+
+    #[test]
+    fn scaling_keeps_the_digit_and_its_size() {
+        let mut pixels = vec![0u8; SIDE * SIDE];
+        pixels[14 * SIDE + 14] = 255;
+        let (side, grey) = scaled(&pixels, 2.0);
+        assert_eq!(side, 56);
+        assert!(grey.iter().any(|&v| v > 0.2) && grey.iter().all(|&v| v <= 1.0));
+        let (same, plain) = scaled(&pixels, 1.0);
+        assert_eq!(same, SIDE);
+        assert_eq!(plain[14 * SIDE + 14], 1.0, "at 1× every pixel is itself");
+    }
+}
