@@ -188,11 +188,14 @@ pub struct DigitsState {
 impl DigitsState {
     /// The readout of the digit whose bounds (one cell around) contain `cell`.
     pub fn digit_at(&self, cell: Vec2) -> Option<&DigitReadout> {
-        self.readout.iter().find(|d| {
-            let [x0, y0, x1, y1] = d.region.bounds;
-            cell.x >= x0 as f32 - 1.0 && cell.y >= y0 as f32 - 1.0 && cell.x < x1 as f32 + 2.0 && cell.y < y1 as f32 + 2.0
-        })
+        self.readout.iter().find(|d| near(&d.region, cell))
     }
+}
+
+/// Whether `cell` lies in a digit's bounds or the ring of cells around them.
+fn near(region: &DigitRegion, cell: Vec2) -> bool {
+    let [x0, y0, x1, y1] = region.bounds.map(|v| v as f32);
+    cell.x >= x0 - 1.0 && cell.y >= y0 - 1.0 && cell.x < x1 + 2.0 && cell.y < y1 + 2.0
 }
 
 /// System sets of the digits scene, in `Update` (inside [`SceneSystems::Apply`]).
@@ -571,12 +574,7 @@ fn follow_feed(
         let chosen: Vec<&DigitRegion> = if everywhere {
             regions.iter().collect()
         } else {
-            let under = focus.and_then(|f| {
-                regions.iter().find(|r| {
-                    let [x0, y0, x1, y1] = r.bounds;
-                    f.x >= x0 as f32 - 1.0 && f.y >= y0 as f32 - 1.0 && f.x < x1 as f32 + 2.0 && f.y < y1 as f32 + 2.0
-                })
-            });
+            let under = focus.and_then(|f| regions.iter().find(|r| near(r, f)));
             under.or(regions.first()).into_iter().collect()
         };
         for region in chosen {

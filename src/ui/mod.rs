@@ -338,6 +338,7 @@ fn browse_places(library: &ModelLibrary) -> Vec<(String, std::path::PathBuf)> {
 }
 
 /// Fading outlines of what the tools just hit, drawn over the grid.
+#[allow(clippy::too_many_arguments)]
 fn draw_marks(
     mut contexts: EguiContexts,
     marks: Res<BrushMarks>,
@@ -345,9 +346,29 @@ fn draw_marks(
     scene: Res<SceneSettings>,
     cameras: Query<(&Camera, &GlobalTransform)>,
     windows: Query<&Window, With<PrimaryWindow>>,
+    grids: Query<(&CaGrid, &GlobalTransform), With<SandboxGrid>>,
+    egui_input: Option<Res<bevy_egui::input::EguiWantsInput>>,
 ) -> Result {
-    let (Some((camera, camera_transform)), Ok(_window)) = (cameras.iter().next(), windows.single()) else { return Ok(()) };
+    let (Some((camera, camera_transform)), Ok(window)) = (cameras.iter().next(), windows.single()) else { return Ok(()) };
     let ctx = contexts.ctx_mut()?;
+    // The brush's outline follows the pointer over the grid, so a person sees what a press
+    // will hit before pressing.
+    let radius_cells = match tools.tool {
+        Tool::Draw => Some(tools.pen_radius),
+        Tool::Erase => Some(tools.brush_radius),
+        Tool::Species => Some(0.6),
+        _ => None,
+    };
+    if let (Some(radius_cells), Some(cursor), Some((grid, transform))) = (radius_cells, window.cursor_position(), grids.iter().next())
+        && !egui_input.is_some_and(|e| e.wants_any_pointer_input())
+        && let Ok(world) = camera.viewport_to_world_2d(camera_transform, cursor)
+        && grid.contains(crate::input::world_to_cell(grid, transform, world))
+        && let Ok(edge) = camera.world_to_viewport(camera_transform, (world + Vec2::X * radius_cells * transform.scale().x).extend(0.0))
+    {
+        let ink = if scene.dark_background { egui::Color32::from_white_alpha(170) } else { egui::Color32::from_black_alpha(150) };
+        let painter = ctx.layer_painter(egui::LayerId::new(egui::Order::Foreground, "brush_outline".into()));
+        painter.circle_stroke(egui::pos2(cursor.x, cursor.y), (edge.x - cursor.x).abs(), egui::Stroke::new(1.0, ink));
+    }
     let painter = ctx.layer_painter(egui::LayerId::new(egui::Order::Foreground, "brush_marks".into()));
     let to_screen = |world: Vec2| camera.world_to_viewport(camera_transform, world.extend(0.0)).ok().map(|p| egui::pos2(p.x, p.y));
     let ink = if scene.dark_background { [255u8, 255, 255] } else { [20u8, 20, 20] };
