@@ -21,7 +21,7 @@ fn tiny_target(dir: &Path) -> String {
 }
 
 const TINY: [&str; 12] =
-    ["--pool-size", "8", "--batch-size", "2", "--min-steps", "8", "--max-steps", "10", "--target-size", "8", "--target-padding", "4"];
+    ["--pool-size", "8", "--batch-size", "4", "--min-steps", "8", "--max-steps", "10", "--target-size", "8", "--target-padding", "4"];
 
 fn train(target: &str, out: &Path, iterations: &str, extra: &[&str]) -> Output {
     let mut args =
@@ -92,6 +92,44 @@ fn bad_targets_are_clear_errors() {
         assert!(!result.status.success() && stderr.contains(expect) && stderr.contains(target), "{stderr}");
         assert!(!out.exists(), "no model may be written on failure");
     }
+}
+
+/// Recipes that cannot train are refused by flag and range, before anything is allocated or
+/// written (the campaign of issue 20 found each of these panicking, aborting or training).
+#[test]
+fn impossible_recipes_are_refused_by_name() {
+    let dir = tempfile::tempdir().unwrap();
+    let target = tiny_target(dir.path());
+    let out = dir.path().join("m.safetensors");
+    let cases: [(&[&str], &str); 10] = [
+        (&["--batch-size", "0"], "--batch-size 0 is outside 1..=256"),
+        (&["--pool-size", "3"], "--pool-size 3 is smaller than the batch"),
+        (&["--target-padding", "100000"], "--target-padding 100000 is outside 0..=256"),
+        (&["--target-size", "0"], "--target-size 0"),
+        (&["--fire-rate", "2"], "--fire-rate 2 is outside (0, 1]"),
+        (&["--fire-rate", "NaN"], "--fire-rate NaN"),
+        (&["--learning-rate", "inf"], "--learning-rate inf is not a positive number"),
+        (&["--min-steps", "12"], "--max-steps 10 is outside 12..=10000"),
+        (&["--damaged", "9"], "--damaged 9 is outside 0..=3"),
+        (&["--damage-radius-min", "0.5", "--damage-radius-max", "0.2"], "damage radii"),
+    ];
+    for (extra, expected) in cases {
+        // The tiny recipe with the flags under test replacing its own.
+        let mut args = vec!["train", "growing", "--target", &target, "--iterations", "2", "--out", out.to_str().unwrap()];
+        for pair in TINY.chunks(2) {
+            if !extra.contains(&pair[0]) {
+                args.extend(pair);
+            }
+        }
+        args.extend(extra);
+        let result = std::process::Command::new(env!("CARGO_BIN_EXE_nca")).args(&args).output().unwrap();
+        let stderr = String::from_utf8_lossy(&result.stderr);
+        assert!(!result.status.success() && stderr.contains(expected), "{extra:?}: {stderr}");
+        assert!(!stderr.contains("panicked"), "{extra:?} panicked: {stderr}");
+        assert!(!out.exists() && !dir.path().join("m.ckpt.safetensors").exists(), "{extra:?}: nothing may be written");
+    }
+    let zero = train(&target, &out, "0", &[]);
+    assert!(String::from_utf8_lossy(&zero.stderr).contains("--iterations 0 is outside"), "{zero:?}");
 }
 
 #[test]

@@ -127,13 +127,13 @@ impl TrainArgs {
         let damaged = self.damaged.unwrap_or(defaults.damaged);
         let half_cuts = self.half_cuts.unwrap_or(defaults.half_cuts);
         let radius_min = self.damage_radius_min.unwrap_or(defaults.damage_radius_min);
-        let radius_max = self.damage_radius_max.unwrap_or(defaults.damage_radius_max).max(radius_min);
+        let radius_max = self.damage_radius_max.unwrap_or(defaults.damage_radius_max);
         defaults
             .with_mode(self.mode)
             .with_pool_size(self.pool_size)
             .with_batch_size(self.batch_size)
             .with_min_steps(self.min_steps)
-            .with_max_steps(self.max_steps.max(self.min_steps))
+            .with_max_steps(self.max_steps)
             .with_learning_rate(self.learning_rate)
             .with_lr_drop_at(self.lr_drop_at)
             .with_learning_rate_after(learning_rate_after)
@@ -178,10 +178,16 @@ pub(super) fn run(args: TrainArgs) -> Result<(), String> {
 }
 
 fn train<B: AutodiffBackend>(args: TrainArgs, device: B::Device) -> Result<(), String> {
+    crate::train::validate::iterations(args.iterations)?;
+    if args.resume.is_none() {
+        // Before the target is read: a bad size must not allocate anything.
+        args.config().validate()?;
+    }
     let mut trainer = match (&args.resume, &args.init) {
         (Some(path), _) => {
             let mut trainer = Trainer::<B>::resume(path, device).map_err(|e| e.to_string())?;
             retune(&mut trainer.config, trainer.iteration, &args)?;
+            trainer.config.validate().map_err(|e| format!("cannot retune the run: {e}"))?;
             trainer
         }
         (None, Some(model)) => init_trainer(&args, model, device)?,

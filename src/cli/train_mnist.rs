@@ -161,6 +161,7 @@ fn train<B: AutodiffBackend>(
     base: Option<crate::model::MnistWeights>,
     device: B::Device,
 ) -> Result<(), String> {
+    crate::train::validate::iterations(args.iterations)?;
     config.validate()?;
     let dir = args.mnist.clone().unwrap_or_else(default_dir);
     let data = Arc::new(Digits::load(&dir, Split::Train).map_err(|e| e.to_string())?);

@@ -125,6 +125,34 @@ impl TrainConfig {
         Ok(entries)
     }
 
+    /// Refuses a recipe that cannot train, naming the flag and the range it allows. Sizes have
+    /// maxima so a typo cannot ask for terabytes: a target of at most 512 pixels with at most
+    /// 256 cells of padding, batches of at most 256, pools of at most 65,536, 10,000 steps.
+    pub fn validate(&self) -> Result<(), String> {
+        use super::validate::{fire_rate, pool_holds_batch, rate, within};
+        within("--batch-size", self.batch_size, 1..=256)?;
+        within("--pool-size", self.pool_size, 1..=65_536)?;
+        pool_holds_batch(self.pool_size, self.batch_size, false)?;
+        within("--min-steps", self.min_steps, 1..=10_000)?;
+        within("--max-steps", self.max_steps, self.min_steps..=10_000)?;
+        rate("--learning-rate", self.learning_rate)?;
+        rate("--learning-rate-after", self.learning_rate_after)?;
+        // The batch's best sample is never damaged; half cuts are some of the damaged samples.
+        within("--damaged", self.damaged, 0..=self.batch_size - 1)?;
+        within("--half-cuts", self.half_cuts, 0..=self.damaged)?;
+        let (min, max) = (self.damage_radius_min, self.damage_radius_max);
+        if !(min > 0.0 && min <= max && max <= 1.0) {
+            return Err(format!("damage radii must satisfy 0 < --damage-radius-min <= --damage-radius-max <= 1, got {min} and {max}"));
+        }
+        fire_rate(self.fire_rate)?;
+        within("--target-size", self.target_size, 1..=512)?;
+        within("--target-padding", self.target_padding, 0..=256)?;
+        if !(self.adam_epsilon > 0.0 && self.adam_epsilon.is_finite()) {
+            return Err(format!("Adam's epsilon {} is not a positive number", self.adam_epsilon));
+        }
+        Ok(())
+    }
+
     /// The learning rate at `iteration` (piecewise constant, one drop).
     pub fn learning_rate_at(&self, iteration: usize) -> f64 {
         if iteration < self.lr_drop_at { self.learning_rate } else { self.learning_rate_after }
@@ -171,5 +199,29 @@ mod tests {
         let negative = Retune { learning_rate_after: Some(-1.0), damaged: Some(5), ..Default::default() };
         assert!(recipe.retune(10, &negative).is_err());
         assert_eq!((recipe.damage_radius_min, recipe.damaged, recipe.retuned.as_str()), (0.1, 3, ""));
+    }
+
+    #[test]
+    fn bad_recipes_are_refused_by_name() {
+        let ok = TrainConfig::new();
+        assert!(ok.validate().is_ok());
+        let refused = [
+            (ok.clone().with_batch_size(0), "--batch-size 0"),
+            (ok.clone().with_pool_size(4), "smaller than the batch"),
+            (ok.clone().with_min_steps(0), "--min-steps 0"),
+            (ok.clone().with_min_steps(90).with_max_steps(80), "--max-steps 80 is outside 90..=10000"),
+            (ok.clone().with_learning_rate(f64::NAN), "--learning-rate NaN"),
+            (ok.clone().with_damaged(8), "--damaged 8 is outside 0..=7"),
+            (ok.clone().with_half_cuts(4), "--half-cuts 4 is outside 0..=3"),
+            (ok.clone().with_damage_radius_min(0.5).with_damage_radius_max(0.2), "damage radii"),
+            (ok.clone().with_damage_radius_min(-0.1), "damage radii"),
+            (ok.clone().with_fire_rate(2.0), "--fire-rate 2"),
+            (ok.clone().with_target_size(0), "--target-size 0"),
+            (ok.clone().with_target_padding(100_000), "--target-padding 100000"),
+        ];
+        for (config, expected) in refused {
+            let error = config.validate().unwrap_err();
+            assert!(error.contains(expected), "{error} (expected '{expected}')");
+        }
     }
 }

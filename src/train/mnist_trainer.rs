@@ -158,36 +158,21 @@ impl MnistTrainConfig {
 
     /// Refuses recipes that cannot train (a check, not a repair: nothing is changed).
     pub fn validate(&self) -> Result<(), String> {
-        if self.batch_size == 0 {
-            return Err("--batch-size must be at least 1".into());
-        }
-        if self.pool_size > 0 && self.pool_size < self.batch_size {
-            return Err(format!(
-                "--pool {} is smaller than the batch ({}): use at least the batch, or 0 for no pool",
-                self.pool_size, self.batch_size
-            ));
-        }
+        use super::validate::{fire_rate, pool_holds_batch, rate, within};
+        within("--batch-size", self.batch_size, 1..=1024)?;
+        within("--pool", self.pool_size, 0..=100_000)?;
+        pool_holds_batch(self.pool_size, self.batch_size, true)?;
         if self.fresh + self.mutated > self.batch_size {
             return Err(format!(
                 "--fresh {} and --mutated {} add up to more than the batch ({})",
                 self.fresh, self.mutated, self.batch_size
             ));
         }
-        if self.steps == 0 {
-            return Err("--steps must be at least 1".into());
-        }
-        for (name, lr) in [
-            ("--learning-rate", self.learning_rate),
-            ("--learning-rate-after", self.learning_rate_after),
-            ("--learning-rate-final", self.learning_rate_final),
-        ] {
-            if !(lr > 0.0 && lr.is_finite()) {
-                return Err(format!("{name} {lr} is not a positive number"));
-            }
-        }
-        if !(self.fire_rate > 0.0 && self.fire_rate <= 1.0) {
-            return Err(format!("--fire-rate {} is outside (0, 1]", self.fire_rate));
-        }
+        within("--steps", self.steps, 1..=10_000)?;
+        rate("--learning-rate", self.learning_rate)?;
+        rate("--learning-rate-after", self.learning_rate_after)?;
+        rate("--learning-rate-final", self.learning_rate_final)?;
+        fire_rate(self.fire_rate)?;
         if !(self.noise_std >= 0.0 && self.noise_std.is_finite()) {
             return Err(format!("--noise {} is not a standard deviation ≥ 0", self.noise_std));
         }

@@ -16,6 +16,7 @@ pub mod run;
 /// Loss plots live outside the Burn module; re-exported for the trainer's callers.
 pub use crate::plot;
 pub mod trainer;
+pub mod validate;
 
 pub use config::{Retune, TrainConfig};
 pub use mnist::{MnistBatch, MnistNca, noise_tensor, step_active_species};
