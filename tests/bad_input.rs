@@ -155,3 +155,51 @@ fn missing_file_is_a_clear_error() {
     assert!(!out.status.success());
     assert!(stderr.contains("/no/such/model.safetensors") && stderr.contains("cannot read"), "{stderr}");
 }
+
+/// Outputs must be (or become) regular files, names from metadata never escape their folder,
+/// and counts of zero are refused: each was a finding of issue 20's bad-input campaign.
+#[test]
+fn outputs_metadata_paths_and_counts_are_checked() {
+    let dir = tempfile::tempdir().unwrap();
+    let model = dir.path().join("m.safetensors");
+    good().save(&model).unwrap();
+    let m = model.to_str().unwrap();
+    let folder = dir.path().join("a-folder");
+    std::fs::create_dir(&folder).unwrap();
+    let f = folder.to_str().unwrap();
+    // A model whose nca.target climbs out of assets/targets.
+    let mut evil = good().expect_growing().unwrap().clone();
+    evil.spec.target = "../../../../etc/passwd".into();
+    let evil_path = dir.path().join("evil.safetensors");
+    NcaWeights::Growing(evil).save(&evil_path).unwrap();
+    let target = Path::new(env!("CARGO_MANIFEST_DIR")).join("assets/targets/lizard.png");
+    // Not a regular file (like /dev/full, which a write-then-rename would replace, but harmless).
+    let pipe = dir.path().join("pipe");
+    assert!(Command::new("mkfifo").arg(&pipe).status().unwrap().success());
+    let p = pipe.to_str().unwrap();
+    let cases: Vec<(Vec<&str>, &str)> = vec![
+        (vec!["render", "--model", m, "--steps", "1", "--out", f], "is a folder"),
+        (vec!["step", "--model", m, "--steps", "1", "--backend", "cpu", "--out", f], "is a folder"),
+        (vec!["step", "--model", m, "--steps", "1", "--backend", "cpu", "--out", p], "not a regular file"),
+        (vec!["train", "growing", "--target", target.to_str().unwrap(), "--iterations", "1", "--out", f], "is a folder"),
+        (vec!["eval", "growing", evil_path.to_str().unwrap(), "--seeds", "1"], "not a plain name"),
+        (vec!["eval", "growing", m, "--seeds", "0"], "--seeds 0 is outside"),
+    ];
+    for (args, expected) in cases {
+        let out = Command::new(env!("CARGO_BIN_EXE_nca")).current_dir(env!("CARGO_MANIFEST_DIR")).args(&args).output().unwrap();
+        let stderr = String::from_utf8_lossy(&out.stderr);
+        assert!(!out.status.success() && stderr.contains(expected), "nca {args:?}: {stderr}");
+        assert_eq!(stderr.trim().lines().count(), 1, "one line: {stderr}");
+    }
+    assert!(std::fs::read_dir(&folder).unwrap().next().is_none(), "nothing was written into or beside the folder");
+    assert!(!dir.path().join("a-folder.ckpt.safetensors").exists(), "no checkpoint beside a folder given as OUT");
+    use std::os::unix::fs::FileTypeExt;
+    assert!(std::fs::metadata(&pipe).unwrap().file_type().is_fifo(), "the pipe is still a pipe");
+    // A negative rotation is a value, not a flag.
+    let state = dir.path().join("s.safetensors");
+    let out = Command::new(env!("CARGO_BIN_EXE_nca"))
+        .args(["step", "--model", m, "--steps", "1", "--backend", "cpu", "--rotation", "-90", "--out", state.to_str().unwrap()])
+        .output()
+        .unwrap();
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+}

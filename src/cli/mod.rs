@@ -299,6 +299,12 @@ fn target_of(model: &Path, named: &str, given: Option<PathBuf>) -> Result<PathBu
     match given {
         Some(path) => Ok(path),
         None if named.is_empty() => Err(format!("{}: the model names no target (nca.target); pass --target IMG", model.display())),
+        // The name comes from a file's metadata: it may only name a file inside TARGETS_DIR.
+        None if named.contains(['/', '\\', ':']) || named.starts_with('.') || named.chars().any(char::is_control) => Err(format!(
+            "{}: the model names the target '{}', which is not a plain name in {TARGETS_DIR}; pass --target IMG",
+            model.display(),
+            named.escape_debug()
+        )),
         None => Ok(Path::new(TARGETS_DIR).join(format!("{named}.png"))),
     }
 }
@@ -319,8 +325,8 @@ pub struct GrowArgs {
     /// Grid side in cells (default: 72 for growing models, 28 for MNIST).
     #[arg(long)]
     pub size: Option<u32>,
-    /// Perception rotation in degrees (growing models).
-    #[arg(long, default_value_t = 0.0)]
+    /// Perception rotation in degrees (growing models); negative turns the other way.
+    #[arg(long, default_value_t = 0.0, allow_negative_numbers = true)]
     pub rotation: f32,
     /// Implementation.
     #[arg(long, value_enum, default_value_t = Backend::Cpu)]
@@ -684,14 +690,14 @@ fn run(cli: Cli) -> Result<(), String> {
             if let Some(parent) = out.parent().filter(|d| !d.as_os_str().is_empty()) {
                 std::fs::create_dir_all(parent).map_err(|e| format!("{}: {e}", parent.display()))?;
             }
-            atlas.save(&out).map_err(|e| format!("{}: cannot write PNG ({e})", out.display()))?;
+            crate::model::weights::save_png(atlas.clone(), &out).map_err(|e| e.to_string())?;
             println!("{}: {per_class} test digits of each class, {}×{}", out.display(), atlas.width(), atlas.height());
             Ok(())
         }
         Command::Plot { csv, out } => {
             let losses = crate::train::plot::read_csv(&csv)?;
             let out = out.unwrap_or_else(|| csv.with_extension("png"));
-            crate::train::plot::render_png(&losses).save(&out).map_err(|e| format!("{}: {e}", out.display()))?;
+            crate::model::weights::save_png(crate::train::plot::render_png(&losses), &out).map_err(|e| e.to_string())?;
             println!("{} ({} iterations) → {}", csv.display(), losses.len(), out.display());
             Ok(())
         }
@@ -768,6 +774,7 @@ fn run(cli: Cli) -> Result<(), String> {
         }
         Command::Eval { kind: EvalKind::Growing { model, target, seeds, strip } } => {
             use crate::model::{eval, target::Target};
+            crate::train::validate::within("--seeds", seeds, 1..=1000)?;
             let weights = load(&model)?;
             let w = weights.expect_growing().map_err(|e| format!("{}: {e} (use `nca eval mnist` for MNIST models)", model.display()))?;
             let target_path = target_of(&model, &w.spec.target, target)?;
@@ -786,7 +793,7 @@ fn run(cli: Cli) -> Result<(), String> {
             json["model"] = serde_json::json!(model.display().to_string());
             json["target"] = serde_json::json!(target_path.display().to_string());
             if let Some(strip) = strip {
-                protocol_strip(w).save(&strip).map_err(|e| format!("{}: {e}", strip.display()))?;
+                crate::model::weights::save_png(protocol_strip(w), &strip).map_err(|e| e.to_string())?;
                 json["strip"] = serde_json::json!(strip.display().to_string());
             }
             println!("{}", serde_json::to_string_pretty(&json).expect("JSON of numbers and strings"));
@@ -901,15 +908,9 @@ pub fn eval_plot(report: &crate::model::mnist_eval::EvalReport) -> image::RgbIma
 }
 
 fn save_png_rgb(path: &Path, image: &image::RgbImage) -> Result<(), String> {
-    if let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty()) {
-        std::fs::create_dir_all(dir).map_err(|e| format!("{}: {e}", dir.display()))?;
-    }
-    image.save(path).map_err(|e| format!("{}: cannot write PNG ({e})", path.display()))
+    crate::model::weights::save_png(image.clone(), path).map_err(|e| e.to_string())
 }
 
 fn save_png(path: &Path, image: &image::RgbaImage) -> Result<(), String> {
-    if let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty()) {
-        std::fs::create_dir_all(dir).map_err(|e| format!("{}: {e}", dir.display()))?;
-    }
-    image.save(path).map_err(|e| format!("{}: cannot write PNG ({e})", path.display()))
+    crate::model::weights::save_png(image.clone(), path).map_err(|e| e.to_string())
 }

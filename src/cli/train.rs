@@ -221,6 +221,10 @@ pub(super) fn checkpoint_interval(minutes: f64) -> Result<Duration, String> {
 
 /// The shared loop with the CLI's progress line and Ctrl-C, and its closing line.
 pub(super) fn drive_from_cli(run: &mut dyn Run, settings: &LoopSettings) -> Result<(), String> {
+    // Judged before the first iteration: a folder or a device as OUT must not cost a run.
+    for path in [settings.out.clone(), sibling(&settings.out, ".ckpt.safetensors")] {
+        crate::model::weights::check_output(&path).map_err(|e| e.to_string())?;
+    }
     let interrupted = Arc::new(AtomicBool::new(false));
     {
         let flag = interrupted.clone();

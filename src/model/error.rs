@@ -15,6 +15,14 @@ pub enum ModelError {
         /// The OS error.
         source: std::io::Error,
     },
+    /// The file could not be written.
+    #[error("{path}: cannot write: {source}")]
+    Write {
+        /// The file.
+        path: PathBuf,
+        /// The OS error.
+        source: std::io::Error,
+    },
     /// The bytes are not in the expected container format.
     #[error("{path}: {message}")]
     Format {

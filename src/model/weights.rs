@@ -413,9 +413,35 @@ pub fn f32_to_le_bytes(data: &[f32]) -> Vec<u8> {
     data.iter().flat_map(|v| v.to_le_bytes()).collect()
 }
 
+/// Refuses an output path that is not, or would not become, a regular file: a folder, a device
+/// (`/dev/full` would be replaced by the rename), a pipe.
+pub fn check_output(path: &Path) -> Result<(), ModelError> {
+    let fail = |m: &str| ModelError::format(path, m);
+    if path.as_os_str().is_empty() {
+        return Err(fail("no file name given"));
+    }
+    match std::fs::metadata(path) {
+        Ok(meta) if meta.is_dir() => Err(fail("is a folder; give a file name to write")),
+        Ok(meta) if !meta.is_file() => Err(fail("is not a regular file (a device or a pipe?); nca-sandbox writes only regular files")),
+        _ => Ok(()),
+    }
+}
+
+/// Writes a picture as PNG to `path`, as [`write_atomically`] does.
+pub fn save_png(image: impl Into<image::DynamicImage>, path: &Path) -> Result<(), ModelError> {
+    check_output(path)?;
+    let mut bytes = Vec::new();
+    image
+        .into()
+        .write_to(&mut std::io::Cursor::new(&mut bytes), image::ImageFormat::Png)
+        .map_err(|e| ModelError::format(path, format!("cannot encode PNG ({e})")))?;
+    write_atomically(path, &bytes)
+}
+
 /// Writes `bytes` to `path` through a sibling temporary file and a rename.
 pub fn write_atomically(path: &Path, bytes: &[u8]) -> Result<(), ModelError> {
-    let io = |source| ModelError::Io { path: path.to_path_buf(), source };
+    check_output(path)?;
+    let io = |source| ModelError::Write { path: path.to_path_buf(), source };
     if let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty()) {
         std::fs::create_dir_all(dir).map_err(io)?;
     }

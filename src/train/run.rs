@@ -165,7 +165,7 @@ pub fn write_curves(out: &Path, losses: &[f64]) -> Result<(), String> {
     let csv = sibling(out, ".loss.csv");
     plot::write_csv(&csv, losses).map_err(|e| format!("{}: {e}", csv.display()))?;
     let png = sibling(out, ".loss.png");
-    plot::render_png(losses).save(&png).map_err(|e| format!("{}: {e}", png.display()))
+    crate::model::weights::save_png(plot::render_png(losses), &png).map_err(|e| e.to_string())
 }
 
 /// `1h05m` or `4m09s`.
