@@ -203,3 +203,60 @@ fn outputs_metadata_paths_and_counts_are_checked() {
         .unwrap();
     assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
 }
+
+/// A PNG that is only its signature and a header declaring `width`×`height` pixels.
+fn png_header_only(width: u32, height: u32) -> Vec<u8> {
+    fn crc32(bytes: &[u8]) -> u32 {
+        let mut crc = !0u32;
+        for &b in bytes {
+            crc ^= b as u32;
+            for _ in 0..8 {
+                crc = if crc & 1 != 0 { (crc >> 1) ^ 0xedb8_8320 } else { crc >> 1 };
+            }
+        }
+        !crc
+    }
+    let mut chunk = b"IHDR".to_vec();
+    chunk.extend(width.to_be_bytes());
+    chunk.extend(height.to_be_bytes());
+    chunk.extend([1, 0, 0, 0, 0]); // 1-bit grey
+    let mut png = b"\x89PNG\r\n\x1a\n".to_vec();
+    png.extend(13u32.to_be_bytes());
+    png.extend(&chunk);
+    png.extend(crc32(&chunk).to_be_bytes());
+    png
+}
+
+/// Pictures are judged by their header (a tiny file declaring 20,000² pixels is refused before
+/// anything is allocated), and the window's folder and screenshot flags are checked before a
+/// window opens.
+#[test]
+fn pictures_and_window_flags_are_judged_before_use() {
+    let dir = tempfile::tempdir().unwrap();
+    let huge = dir.path().join("huge.png");
+    std::fs::write(&huge, png_header_only(20_000, 20_000)).unwrap();
+    let out = dir.path().join("m.safetensors");
+    let model = dir.path().join("model.safetensors");
+    good().save(&model).unwrap();
+    let folder = dir.path().to_str().unwrap();
+    let cases: Vec<(Vec<&str>, &str)> = vec![
+        (
+            vec!["train", "growing", "--target", huge.to_str().unwrap(), "--iterations", "1", "--out", out.to_str().unwrap()],
+            "larger than 4096",
+        ),
+        (vec!["render", "--model", model.to_str().unwrap(), "--steps", "1", "--digit-image", huge.to_str().unwrap(), "--out", "x.png"], ""),
+        (
+            vec!["run", "--model", model.to_str().unwrap(), "--trained-dir", "/no/such/folder"],
+            "--trained-dir /no/such/folder: no such folder",
+        ),
+        (vec!["run", "--model", model.to_str().unwrap(), "--frames", "1", "--screenshot", folder], "is a folder"),
+    ];
+    for (args, expected) in cases {
+        let result = Command::new(env!("CARGO_BIN_EXE_nca")).args(&args).output().unwrap();
+        let stderr = String::from_utf8_lossy(&result.stderr);
+        assert!(!result.status.success() && stderr.contains(expected), "nca {args:?}: {stderr}");
+        assert!(!stderr.contains("panicked"), "nca {args:?}: {stderr}");
+    }
+    let error = nca_sandbox::model::mnist::grey_picture(&huge).unwrap_err().to_string();
+    assert!(error.contains("huge.png") && error.contains("larger than 4096"), "{error}");
+}

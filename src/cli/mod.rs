@@ -591,6 +591,12 @@ fn run(cli: Cli) -> Result<(), String> {
             frames,
             screenshot,
         } => {
+            if let Some(dir) = trained_dir.as_ref().filter(|d| !d.is_dir()) {
+                return Err(format!("--trained-dir {}: no such folder", dir.display()));
+            }
+            if let Some(path) = &screenshot {
+                crate::model::weights::check_output(path).map_err(|e| format!("--screenshot {e}"))?;
+            }
             let trained_dir = trained_dir.unwrap_or_else(default_trained_dir);
             let path = match model {
                 Some(path) => path,

@@ -43,7 +43,7 @@ impl SampleDigits {
     pub fn load(path: &Path) -> Result<Self, ModelError> {
         let fail = |m: String| ModelError::format(path, m);
         let bytes = std::fs::read(path).map_err(|source| ModelError::Io { path: path.to_path_buf(), source })?;
-        let picture = image::load_from_memory(&bytes).map_err(|e| fail(format!("not a readable image ({e})")))?.to_luma8();
+        let picture = super::target::decode_image(&bytes).map_err(fail)?.to_luma8();
         Self::from_atlas(&picture).map_err(fail)
     }
 

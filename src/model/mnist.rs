@@ -343,14 +343,7 @@ pub fn digit_grid(width: usize, height: usize, pixels: &[u8]) -> Grid {
 pub fn grey_picture(path: &std::path::Path) -> Result<(usize, usize, Vec<f32>), super::ModelError> {
     let fail = |m: String| super::ModelError::format(path, m);
     let bytes = std::fs::read(path).map_err(|source| super::ModelError::Io { path: path.to_path_buf(), source })?;
-    let mut limits = image::Limits::default();
-    limits.max_image_width = Some(4096);
-    limits.max_image_height = Some(4096);
-    limits.max_alloc = Some(256 << 20);
-    let mut reader = image::ImageReader::new(std::io::Cursor::new(bytes));
-    reader.limits(limits);
-    let picture =
-        reader.with_guessed_format().map_err(|e| fail(e.to_string()))?.decode().map_err(|e| fail(format!("not a readable image ({e})")))?;
+    let picture = super::target::decode_image(&bytes).map_err(fail)?;
     let luma = picture.to_luma_alpha8();
     // Transparent pixels are paper: composite over white first.
     let grey: Vec<f32> = luma

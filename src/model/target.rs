@@ -32,8 +32,7 @@ impl Target {
 
     /// The recipe applied to encoded image bytes (PNG).
     pub fn from_image_bytes(bytes: &[u8], size: u32, padding: u32) -> Result<Self, String> {
-        let img = image::load_from_memory(bytes).map_err(|e| format!("not a readable image ({e})"))?;
-        Ok(Self::from_image(&img, size, padding))
+        Ok(Self::from_image(&decode_image(bytes)?, size, padding))
     }
 
     /// The recipe applied to a decoded image.
@@ -103,6 +102,25 @@ impl Target {
             .sum();
         Some(sum / (state.cells() * 4) as f64)
     }
+}
+
+/// Largest picture side any input may declare (targets, digits).
+pub const MAX_PICTURE_SIDE: u32 = 4096;
+
+/// Decodes a picture with explicit limits, judged from its header before any buffer is made: a
+/// tiny file declaring 20,000×20,000 pixels is refused instead of allocating gigabytes.
+pub fn decode_image(bytes: &[u8]) -> Result<image::DynamicImage, String> {
+    let mut limits = image::Limits::default();
+    limits.max_image_width = Some(MAX_PICTURE_SIDE);
+    limits.max_image_height = Some(MAX_PICTURE_SIDE);
+    limits.max_alloc = Some(256 << 20);
+    let mut reader = image::ImageReader::new(std::io::Cursor::new(bytes));
+    reader.limits(limits);
+    let reader = reader.with_guessed_format().map_err(|e| format!("not a readable image ({e})"))?;
+    reader.decode().map_err(|e| match e {
+        image::ImageError::Limits(_) => format!("not a usable image: larger than {MAX_PICTURE_SIDE}×{MAX_PICTURE_SIDE} pixels or 256 MB"),
+        e => format!("not a readable image ({e})"),
+    })
 }
 
 #[cfg(test)]
