@@ -337,6 +337,13 @@ fn dropping_a_non_model_is_an_error(s: &mut Sandbox) {
             .iter()
             .any(|m| m.is_error && m.text.contains("alien.safetensors") && m.text.contains("unknown model kind"))
     });
+    // Errors are for people: the whole path, no Bevy internals, no type names.
+    let full = s._dir.path().join("alien.safetensors").display().to_string();
+    let library = s.app.world().resource::<ModelLibrary>();
+    assert!(library.messages.iter().any(|m| m.text.contains(&full)), "the path keeps its leading /");
+    for m in &library.messages {
+        assert!(!m.text.contains("::") && !m.text.contains("asset loader") && !m.text.contains("nca://"), "internals in '{}'", m.text);
+    }
     let step = s.step();
     s.playback().single_steps = 1;
     s.update();

@@ -130,6 +130,8 @@ pub struct LibraryMessage {
     pub text: String,
     /// Errors are shown in red and kept until dismissed.
     pub is_error: bool,
+    /// How many times it happened (repeats are merged into the newest).
+    pub count: u32,
 }
 
 /// Every known model, and what went wrong with any of them.
@@ -180,14 +182,24 @@ impl ModelLibrary {
     pub fn error(&mut self, text: impl Into<String>) {
         let text = text.into();
         warn!("{text}");
-        self.messages.push(LibraryMessage { text, is_error: true });
+        self.push(text, true);
     }
 
     /// Records a note for the panel.
     pub fn note(&mut self, text: impl Into<String>) {
         let text = text.into();
         info!("{text}");
-        self.messages.push(LibraryMessage { text, is_error: false });
+        self.push(text, false);
+    }
+
+    /// A repeat of a message moves it to the newest place with its count raised, so a failure
+    /// that recurs (a broken file saved again and again) is one line, not a column.
+    fn push(&mut self, text: String, is_error: bool) {
+        let count = match self.messages.iter().position(|m| m.text == text && m.is_error == is_error) {
+            Some(at) => self.messages.remove(at).count + 1,
+            None => 1,
+        };
+        self.messages.push(LibraryMessage { text, is_error, count });
     }
 }
 
@@ -278,9 +290,28 @@ fn watch_files(
     }
 }
 
+/// What went wrong with a file, for a person: the loader's own one-line error without Bevy's
+/// wrapping (asset paths, loader type names, backtraces).
+fn load_failure_text(error: &bevy::asset::AssetLoadError) -> String {
+    use crate::model::ModelError;
+    use crate::sim::NcaModelLoaderError;
+    match error {
+        bevy::asset::AssetLoadError::AssetLoaderError(e) => match e.error().downcast_ref::<NcaModelLoaderError>() {
+            Some(NcaModelLoaderError::Model(ModelError::Format { message, .. })) => message.clone(),
+            Some(NcaModelLoaderError::Model(ModelError::Io { source, .. } | ModelError::Write { source, .. })) => {
+                format!("cannot read the file ({source})")
+            }
+            Some(NcaModelLoaderError::Io(source)) => format!("cannot read the file ({source})"),
+            None => "the file could not be loaded".to_string(),
+        },
+        bevy::asset::AssetLoadError::AssetReaderError(_) => "the file could not be read (moved or deleted?)".to_string(),
+        _ => "the file could not be loaded".to_string(),
+    }
+}
+
 fn report_load_failures(mut failures: MessageReader<AssetLoadFailedEvent<NcaModel>>, mut library: ResMut<ModelLibrary>) {
     for failure in failures.read() {
-        let text = failure.error.to_string();
+        let text = load_failure_text(&failure.error);
         let mut name = failure.path.to_string();
         if let Some(entry) = library.entries.iter_mut().find(|e| e.handle.id() == failure.id) {
             entry.error = Some(text.clone());
@@ -328,5 +359,15 @@ mod tests {
         let name = here.file_name().unwrap().to_owned();
         let via_parent = Path::new("..").join(&name).join("Cargo.toml");
         assert_eq!(asset_path(&via_parent), asset_path(&here.join("Cargo.toml")));
+    }
+
+    #[test]
+    fn repeated_messages_merge_into_the_newest_with_a_count() {
+        let mut library = ModelLibrary::default();
+        library.error("a.safetensors: broken");
+        library.note("loaded b");
+        library.error("a.safetensors: broken");
+        let texts: Vec<(&str, u32)> = library.messages.iter().map(|m| (m.text.as_str(), m.count)).collect();
+        assert_eq!(texts, vec![("loaded b", 1), ("a.safetensors: broken", 2)]);
     }
 }

@@ -260,18 +260,26 @@ fn panel(
             let step = grid.map_or(0, |g| g.step);
             ui.label(format!("step {step} · {:.0} steps/s · {:.0} fps", state.steps_per_second, state.fps));
 
-            let errors: Vec<(usize, String, bool)> =
-                library.messages.iter().enumerate().rev().take(5).map(|(i, m)| (i, m.text.clone(), m.is_error)).collect();
+            // Newest first; a repeated message shows its count.
+            let errors: Vec<(usize, String, bool)> = library
+                .messages
+                .iter()
+                .enumerate()
+                .rev()
+                .take(5)
+                .map(|(i, m)| (i, if m.count > 1 { format!("{} (×{})", m.text, m.count) } else { m.text.clone() }, m.is_error))
+                .collect();
             if !errors.is_empty() {
                 ui.separator();
                 let mut dismiss = None;
                 for (i, text, is_error) in errors {
-                    ui.horizontal_wrapped(|ui| {
-                        if ui.small_button("×").clicked() {
+                    ui.horizontal_top(|ui| {
+                        if ui.small_button("×").on_hover_text("dismiss").clicked() {
                             dismiss = Some(i);
                         }
                         let color = if is_error { egui::Color32::from_rgb(200, 40, 40) } else { ui.visuals().text_color() };
-                        ui.colored_label(color, text);
+                        // Wrapped inside the panel, beside the button, however long the path.
+                        ui.add(egui::Label::new(egui::RichText::new(text).color(color)).wrap());
                     });
                 }
                 if let Some(i) = dismiss {
