@@ -131,6 +131,34 @@ fn panel(
             });
             ui.small("…or drop a model file on the window.");
 
+            // Messages right under the model picker, where a person looks after opening a file;
+            // newest first; a repeated message shows its count.
+            let errors: Vec<(usize, String, bool)> = library
+                .messages
+                .iter()
+                .enumerate()
+                .rev()
+                .take(5)
+                .map(|(i, m)| (i, if m.count > 1 { format!("{} (×{})", m.text, m.count) } else { m.text.clone() }, m.is_error))
+                .collect();
+            if !errors.is_empty() {
+                ui.separator();
+                let mut dismiss = None;
+                for (i, text, is_error) in errors {
+                    ui.horizontal_top(|ui| {
+                        if ui.small_button("×").on_hover_text("dismiss").clicked() {
+                            dismiss = Some(i);
+                        }
+                        let color = if is_error { egui::Color32::from_rgb(200, 40, 40) } else { ui.visuals().text_color() };
+                        // Wrapped inside the panel, beside the button, however long the path.
+                        ui.add(egui::Label::new(egui::RichText::new(text).color(color)).wrap());
+                    });
+                }
+                if let Some(i) = dismiss {
+                    library.messages.remove(i);
+                }
+            }
+
             ui.separator();
             ui.horizontal(|ui| {
                 if ui.button(if playback.paused { "▶ Play" } else { "⏸ Pause" }).clicked() {
@@ -259,33 +287,6 @@ fn panel(
             ui.separator();
             let step = grid.map_or(0, |g| g.step);
             ui.label(format!("step {step} · {:.0} steps/s · {:.0} fps", state.steps_per_second, state.fps));
-
-            // Newest first; a repeated message shows its count.
-            let errors: Vec<(usize, String, bool)> = library
-                .messages
-                .iter()
-                .enumerate()
-                .rev()
-                .take(5)
-                .map(|(i, m)| (i, if m.count > 1 { format!("{} (×{})", m.text, m.count) } else { m.text.clone() }, m.is_error))
-                .collect();
-            if !errors.is_empty() {
-                ui.separator();
-                let mut dismiss = None;
-                for (i, text, is_error) in errors {
-                    ui.horizontal_top(|ui| {
-                        if ui.small_button("×").on_hover_text("dismiss").clicked() {
-                            dismiss = Some(i);
-                        }
-                        let color = if is_error { egui::Color32::from_rgb(200, 40, 40) } else { ui.visuals().text_color() };
-                        // Wrapped inside the panel, beside the button, however long the path.
-                        ui.add(egui::Label::new(egui::RichText::new(text).color(color)).wrap());
-                    });
-                }
-                if let Some(i) = dismiss {
-                    library.messages.remove(i);
-                }
-            }
 
             ui.separator();
             egui::CollapsingHeader::new("Shortcuts").default_open(false).show(ui, |ui| {
