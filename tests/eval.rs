@@ -141,7 +141,7 @@ fn shipped_mnist_models_meet_their_bars() {
         eprintln!("trained/mnist.safetensors is not shipped yet");
         return;
     }
-    let digits_dir = reference("mnist");
+    let digits_dir = common::reference_dir().join("mnist");
     let dir = tempfile::tempdir().unwrap();
     let published = dir.path().join("published.safetensors");
     let graph = reference("weights/mnist_ca/mnist_ca_tfjs_graph.json");

@@ -510,8 +510,8 @@ pub enum Command {
         #[command(subcommand)]
         kind: TrainKind,
     },
-    /// Make the sample digits the digits scene ships (`assets/mnist/samples.png`): the first N
-    /// test digits of each class, one row per class.
+    /// Make the sample digits the digits scene ships (`assets/mnist/samples.png`): the N most
+    /// typical test digits of each class (closest to the class's mean picture), one row per class.
     MnistSamples {
         /// Folder of MNIST's idx files (default: $NCA_MNIST_DIR, else data/mnist).
         #[arg(long)]
@@ -697,7 +697,7 @@ fn run(cli: Cli) -> Result<(), String> {
                 std::fs::create_dir_all(parent).map_err(|e| format!("{}: {e}", parent.display()))?;
             }
             crate::model::weights::save_png(atlas.clone(), &out).map_err(|e| e.to_string())?;
-            println!("{}: {per_class} test digits of each class, {}×{}", out.display(), atlas.width(), atlas.height());
+            println!("{}: the {per_class} most typical test digits of each class, {}×{}", out.display(), atlas.width(), atlas.height());
             Ok(())
         }
         Command::Plot { csv, out } => {
