@@ -566,20 +566,20 @@ fn follow_feed(
     };
     let ready: Vec<(u64, f32, bool)> = state.pending_sprinkles.iter().copied().filter(|(since, _, _)| number > *since).collect();
     state.pending_sprinkles.retain(|(since, _, _)| number <= *since);
-    let labels = labels.clone();
+    // The read-out was just made from these very labels: its digits are the ones to sprinkle.
+    let width = labels.width;
     for (_, fraction, everywhere) in ready {
         state.sprinkles += 1;
-        let regions = digits::regions(&labels.labels, labels.width as usize, labels.height as usize, settings.min_digit_cells);
-        let focus = state.focus;
-        let chosen: Vec<&DigitRegion> = if everywhere {
-            regions.iter().collect()
+        let state = &*state;
+        let digits: Vec<&DigitRegion> = if everywhere {
+            state.readout.iter().map(|d| &d.region).collect()
         } else {
-            let under = focus.and_then(|f| regions.iter().find(|r| near(r, f)));
-            under.or(regions.first()).into_iter().collect()
+            let under = state.focus.and_then(|f| state.digit_at(f));
+            under.or(state.readout.first()).map(|d| &d.region).into_iter().collect()
         };
-        for region in chosen {
+        for region in digits {
             for cell in sprinkle_cells(region, fraction, state.sprinkles) {
-                let (x, y) = (cell % labels.width, cell / labels.width);
+                let (x, y) = (cell % width, cell / width);
                 edits.push(Edit::PaintSpecies { center: [x as f32 + 0.5, y as f32 + 0.5], radius: 0.5, species });
             }
         }
