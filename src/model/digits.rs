@@ -108,6 +108,78 @@ pub fn scaled(pixels: &[u8], scale: f32) -> (usize, Vec<f32>) {
     (side, grey)
 }
 
+/// Side of the box MNIST fits each digit's ink into, inside its 28×28 picture.
+const MNIST_BOX: f32 = 20.0;
+
+/// A drawn digit made into an MNIST picture, as MNIST made its own: the ink of `cells` (indices
+/// into a `width`-wide field of greys in [0, 1]) scaled to fit a 20×20 box, keeping its aspect
+/// ratio, and placed with its centre of mass at the centre of 28×28. People write at any size; a
+/// model trained on MNIST reads digits of MNIST's size.
+pub fn as_mnist_digit(grey: &[f32], width: usize, cells: &[u32]) -> Vec<u8> {
+    let mut picture = vec![0u8; SIDE * SIDE];
+    let Some(bounds) = cell_bounds(cells, width) else { return picture };
+    let [x0, y0, x1, y1] = bounds.map(|v| v as f32);
+    let (w, h) = (x1 - x0 + 1.0, y1 - y0 + 1.0);
+    let scale = MNIST_BOX / w.max(h);
+    let (out_w, out_h) = (((w * scale).round() as usize).clamp(1, 20), ((h * scale).round() as usize).clamp(1, 20));
+    let inside: std::collections::HashSet<u32> = cells.iter().copied().collect();
+    let ink = |x: i64, y: i64| {
+        let i = y * width as i64 + x;
+        if x < 0 || y < 0 || x >= width as i64 || !inside.contains(&(i as u32)) { 0.0 } else { grey[i as usize] }
+    };
+    // Each output pixel averages 4×4 samples of its footprint, so a big drawing shrinks without
+    // losing thin strokes.
+    let mut small = vec![0.0f32; out_w * out_h];
+    for (i, value) in small.iter_mut().enumerate() {
+        let (ox, oy) = ((i % out_w) as f32, (i / out_w) as f32);
+        let mut sum = 0.0;
+        for sy in 0..4 {
+            for sx in 0..4 {
+                let u = x0 + (ox + (sx as f32 + 0.5) / 4.0) * w / out_w as f32;
+                let v = y0 + (oy + (sy as f32 + 0.5) / 4.0) * h / out_h as f32;
+                sum += ink(u.floor() as i64, v.floor() as i64);
+            }
+        }
+        *value = sum / 16.0;
+    }
+    let mass: f32 = small.iter().sum();
+    let (mut cx, mut cy) = (out_w as f32 / 2.0, out_h as f32 / 2.0);
+    if mass > 0.0 {
+        cx = small.iter().enumerate().map(|(i, v)| ((i % out_w) as f32 + 0.5) * v).sum::<f32>() / mass;
+        cy = small.iter().enumerate().map(|(i, v)| ((i / out_w) as f32 + 0.5) * v).sum::<f32>() / mass;
+    }
+    let left = ((SIDE as f32 / 2.0 - cx).round() as i64).clamp(0, (SIDE - out_w) as i64) as usize;
+    let top = ((SIDE as f32 / 2.0 - cy).round() as i64).clamp(0, (SIDE - out_h) as i64) as usize;
+    for (i, value) in small.iter().enumerate() {
+        picture[(top + i / out_w) * SIDE + left + i % out_w] = (value.clamp(0.0, 1.0) * 255.0).round() as u8;
+    }
+    picture
+}
+
+/// A person's digit from a picture file named `<label>…` (`7_2.png`, any size, either
+/// polarity): its label, and its ink made into an MNIST picture by [`as_mnist_digit`].
+pub fn read_handwriting(path: &std::path::Path) -> Result<(Vec<u8>, u8), String> {
+    let name = path.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_default();
+    let label = name
+        .chars()
+        .next()
+        .and_then(|c| c.to_digit(10))
+        .ok_or_else(|| format!("{}: the file's name must start with the digit it shows (7_a.png)", path.display()))?;
+    let (width, _, grey) = super::mnist::grey_picture(path).map_err(|e| e.to_string())?;
+    let cells: Vec<u32> = (0..grey.len() as u32).filter(|&i| grey[i as usize] > 0.05).collect();
+    if cells.is_empty() {
+        return Err(format!("{}: no ink", path.display()));
+    }
+    Ok((as_mnist_digit(&grey, width, &cells), label as u8))
+}
+
+/// The smallest box `[x0, y0, x1, y1]` (inclusive) holding `cells`.
+fn cell_bounds(cells: &[u32], width: usize) -> Option<[u32; 4]> {
+    let xs = cells.iter().map(|&c| c % width as u32);
+    let ys = cells.iter().map(|&c| c / width as u32);
+    Some([xs.clone().min()?, ys.clone().min()?, xs.max()?, ys.max()?])
+}
+
 /// The paper's chimera: the rows above `split` from `upper`, the rest from `lower`.
 pub fn chimera(upper: &[u8], lower: &[u8], split: usize) -> Vec<u8> {
     (0..SIDE * SIDE).map(|p| if p / SIDE < split { upper[p] } else { lower[p] }).collect()
@@ -223,6 +295,33 @@ pub fn regions(labels: &[u32], width: usize, height: usize, min_cells: usize) ->
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_big_drawing_becomes_an_mnist_sized_centred_digit() {
+        // A 60-cell-tall bar in the top-left corner of a 100×80 field, and a stray dot outside
+        // the digit's cells that must not count.
+        let (width, height) = (100usize, 80usize);
+        let mut grey = vec![0.0f32; width * height];
+        let mut cells = Vec::new();
+        for y in 5..65 {
+            for x in 3..18 {
+                grey[y * width + x] = 1.0;
+                cells.push((y * width + x) as u32);
+            }
+        }
+        grey[70 * width + 90] = 1.0;
+        let picture = as_mnist_digit(&grey, width, &cells);
+        let inked: Vec<(usize, usize)> = (0..SIDE * SIDE).filter(|&p| picture[p] > 127).map(|p| (p % SIDE, p / SIDE)).collect();
+        let rows = inked.iter().map(|p| p.1).max().unwrap() - inked.iter().map(|p| p.1).min().unwrap() + 1;
+        let columns = inked.iter().map(|p| p.0).max().unwrap() - inked.iter().map(|p| p.0).min().unwrap() + 1;
+        assert_eq!(rows, 20, "the tall side fills MNIST's 20-pixel box");
+        assert_eq!(columns, 5, "the aspect ratio is kept (15/60 of 20)");
+        let mass: f32 = picture.iter().map(|&v| v as f32).sum();
+        let cx = (0..SIDE * SIDE).map(|p| (p % SIDE) as f32 * picture[p] as f32).sum::<f32>() / mass;
+        let cy = (0..SIDE * SIDE).map(|p| (p / SIDE) as f32 * picture[p] as f32).sum::<f32>() / mass;
+        assert!((cx - 13.5).abs() < 1.0 && (cy - 13.5).abs() < 1.0, "centre of mass ({cx}, {cy})");
+        assert_eq!(as_mnist_digit(&grey, width, &[]), vec![0u8; SIDE * SIDE], "no cells, no ink");
+    }
 
     fn word(alive: bool, vote: u8, species: u32) -> u32 {
         CellLabel { alive, class: vote.min(9), vote }.pack() | species << LABEL_SPECIES_SHIFT

@@ -163,6 +163,37 @@ pub fn batch_metrics(cell_labels: &[u32], tiles: &[Vec<u32>], labels: &[u8]) -> 
     (accuracy, agreeing as f64 / tiles.len().max(1) as f64 * 100.0)
 }
 
+/// The class each digit's living cells vote for most after `steps` steps, each digit alone
+/// (a tile of its own, as in the evaluation), run by the CPU reference: how a person's own
+/// digits are judged before and after a model learns them. `None` where no cell voted.
+pub fn classify(weights: &mnist::MnistWeights, images: &[&[u8]], steps: u32, seed: u32) -> Vec<Option<u8>> {
+    let mut verdicts = Vec::with_capacity(images.len());
+    for chunk in images.chunks(BATCH) {
+        let tiling = Tiling::new(chunk.len());
+        let grid = tiling.grid(chunk);
+        let tiles = living_cells(&grid, &tiling);
+        let mut backend = CpuEval::new(vec![weights], seed);
+        // Loading and stepping the CPU reference cannot fail.
+        let _ = backend.load(&grid, 0);
+        for _ in 0..steps {
+            let _ = backend.step();
+        }
+        let labels = backend.labels().unwrap_or_default();
+        for cells in &tiles {
+            let mut votes = [0u32; mnist::CLASSES];
+            for &cell in cells {
+                let label = CellLabel::unpack(labels[cell as usize]);
+                if label.alive && label.vote != CellLabel::NO_VOTE {
+                    votes[label.vote as usize] += 1;
+                }
+            }
+            let (class, &most) = votes.iter().enumerate().max_by_key(|&(c, v)| (*v, std::cmp::Reverse(c))).expect("ten classes");
+            verdicts.push((most > 0).then_some(class as u8));
+        }
+    }
+    verdicts
+}
+
 /// What to evaluate.
 #[derive(Clone, Debug)]
 pub struct EvalOptions {

@@ -46,11 +46,35 @@ impl Target {
                 px[c] *= a;
             }
         }
+        Self::from_premultiplied(&rgba, size, padding)
+    }
+
+    /// An organism as it is now, as a target ("teach it to grow this"): the premultiplied RGBA
+    /// of `state`'s living cells (alpha above [`super::spec::ALIVE_THRESHOLD`]), cropped to
+    /// their bounds, then the same recipe as a picture. `None` when nothing lives.
+    pub fn from_state(state: &Grid, size: u32, padding: u32) -> Option<Self> {
+        let alive = |x: usize, y: usize| state.cell(x, y)[3] > super::spec::ALIVE_THRESHOLD;
+        let cells = (0..state.height).flat_map(|y| (0..state.width).map(move |x| (x, y)));
+        let living: Vec<(usize, usize)> = cells.filter(|&(x, y)| alive(x, y)).collect();
+        let x0 = living.iter().map(|c| c.0).min()?;
+        let y0 = living.iter().map(|c| c.1).min()?;
+        let (x1, y1) = (living.iter().map(|c| c.0).max()?, living.iter().map(|c| c.1).max()?);
+        let picture = image::Rgba32FImage::from_fn((x1 - x0 + 1) as u32, (y1 - y0 + 1) as u32, |x, y| {
+            let cell = state.cell(x0 + x as usize, y0 + y as usize);
+            // The state's RGB is already premultiplied (it never exceeds alpha in a target).
+            let a = cell[3].clamp(0.0, 1.0);
+            image::Rgba([cell[0].clamp(0.0, a), cell[1].clamp(0.0, a), cell[2].clamp(0.0, a), a])
+        });
+        Some(Self::from_premultiplied(&picture, size, padding))
+    }
+
+    /// The recipe on a premultiplied picture: thumbnail, clamp, pad.
+    fn from_premultiplied(rgba: &image::Rgba32FImage, size: u32, padding: u32) -> Self {
         let (w, h) = rgba.dimensions();
         // Like PIL's thumbnail: fit inside size×size, keep the aspect ratio, never upscale.
         let scale = (size as f64 / w.max(h) as f64).min(1.0);
         let (tw, th) = (((w as f64 * scale).round() as u32).max(1), ((h as f64 * scale).round() as u32).max(1));
-        let thumb = image::imageops::resize(&rgba, tw, th, FilterType::Lanczos3);
+        let thumb = image::imageops::resize(rgba, tw, th, FilterType::Lanczos3);
         let (gw, gh) = (tw + 2 * padding, th + 2 * padding);
         let mut grid = Grid::new(gw as usize, gh as usize, 4);
         for (x, y, px) in thumb.enumerate_pixels() {
@@ -126,6 +150,30 @@ pub fn decode_image(bytes: &[u8]) -> Result<image::DynamicImage, String> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn an_organism_as_it_is_becomes_a_padded_premultiplied_target() {
+        // A 10×6 half-transparent red block in a 64×64 state, with faint cells (below the alive
+        // threshold) around it that must not widen the crop.
+        let mut state = Grid::new(64, 64, 16);
+        for y in 20..26 {
+            for x in 30..40 {
+                state.cell_mut(x, y)[..4].copy_from_slice(&[0.5, 0.0, 0.0, 0.5]);
+            }
+        }
+        state.cell_mut(2, 2)[3] = 0.05;
+        let target = Target::from_state(&state, 40, 16).expect("something lives");
+        // Never upscaled, like a picture: 10×6 cells plus 16 on every side.
+        assert_eq!((target.width(), target.height()), (42, 38));
+        let middle = target.rgba.cell(21, 19);
+        assert!((middle[0] - 0.5).abs() < 1e-3 && (middle[3] - 0.5).abs() < 1e-3, "premultiplied red kept: {middle:?}");
+        assert_eq!(target.rgba.cell(15, 19)[3], 0.0, "padding is empty");
+        assert!(Target::from_state(&Grid::new(8, 8, 16), 40, 16).is_none(), "nothing alive, no target");
+        // The same block as a straight-alpha picture gives the same target.
+        let picture = image::RgbaImage::from_pixel(10, 6, image::Rgba([255, 0, 0, 128]));
+        let from_picture = Target::from_image(&image::DynamicImage::ImageRgba8(picture), 40, 16);
+        assert!((from_picture.rgba.cell(21, 19)[0] - middle[0]).abs() < 0.01);
+    }
 
     #[test]
     fn recipe_fits_pads_and_premultiplies() {

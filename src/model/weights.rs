@@ -104,6 +104,15 @@ impl NcaWeights {
         }
     }
 
+    /// Whether every weight is a finite number: a teaching job's weights are checked before
+    /// they reach a running grid, since one NaN spreads through the whole state in a few steps.
+    pub fn is_finite(&self) -> bool {
+        match self {
+            Self::Growing(w) => w.tensors().iter().all(|(_, _, data)| data.iter().all(|v| v.is_finite())),
+            Self::Mnist(w) => w.tensors().iter().all(|(_, _, data)| data.iter().all(|v| v.is_finite())),
+        }
+    }
+
     /// The probability that a cell updates in a step.
     pub fn fire_rate(&self) -> f32 {
         match self {
