@@ -12,6 +12,7 @@ pub mod mnist_trainer;
 pub mod model;
 pub mod rng;
 pub mod run;
+pub mod teach;
 
 /// Loss plots live outside the Burn module; re-exported for the trainer's callers.
 pub use crate::plot;

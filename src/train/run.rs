@@ -141,6 +141,15 @@ pub fn drive(run: &mut dyn Run, settings: &LoopSettings, stop: &AtomicBool, mut 
 /// weights: `nca eval` can judge a run while it trains, and a sandbox showing the file hot-swaps
 /// them in.
 pub fn save_model(run: &dyn Run, settings: &LoopSettings) -> Result<f64, String> {
+    let (weights, final_loss) = model_with_provenance(run, &settings.backend)?;
+    weights.save(&settings.out).map_err(|e| e.to_string())?;
+    write_curves(&settings.out, run.losses())?;
+    Ok(final_loss)
+}
+
+/// The run's model carrying what every run records (source, command, iterations, final loss,
+/// backend, seconds), and the final loss (mean of the last [`FINAL_LOSS_WINDOW`]).
+pub fn model_with_provenance(run: &dyn Run, backend: &str) -> Result<(NcaWeights, f64), String> {
     let mut weights = run.model()?;
     let losses = run.losses();
     let tail: Vec<f64> = losses[losses.len().saturating_sub(FINAL_LOSS_WINDOW)..].iter().copied().filter(|l| l.is_finite()).collect();
@@ -150,14 +159,12 @@ pub fn save_model(run: &dyn Run, settings: &LoopSettings) -> Result<f64, String>
         ("nca.train.command", std::env::args().collect::<Vec<_>>().join(" ")),
         ("nca.train.iterations", run.iteration().to_string()),
         ("nca.train.loss", format!("{final_loss:e}")),
-        ("nca.train.backend", settings.backend.clone()),
+        ("nca.train.backend", backend.to_string()),
         ("nca.train.seconds", format!("{:.0}", run.seconds())),
     ] {
         weights.provenance_mut().insert(key.to_string(), value);
     }
-    weights.save(&settings.out).map_err(|e| e.to_string())?;
-    write_curves(&settings.out, losses)?;
-    Ok(final_loss)
+    Ok((weights, final_loss))
 }
 
 /// `OUT.loss.csv` and `OUT.loss.png` next to the model.
