@@ -250,6 +250,12 @@ fn pictures_and_window_flags_are_judged_before_use() {
             "--trained-dir /no/such/folder: no such folder",
         ),
         (vec!["run", "--model", model.to_str().unwrap(), "--frames", "1", "--screenshot", folder], "is a folder"),
+        // A lesson's picture is judged as the trainer reads it, before a window opens.
+        (vec!["run", "--model", model.to_str().unwrap(), "--teach", huge.to_str().unwrap()], "--teach"),
+        (vec!["run", "--model", model.to_str().unwrap(), "--teach", "/no/such/picture.png"], "picture.png"),
+        (vec!["run", "--model", model.to_str().unwrap(), "--teach", folder], "--teach"),
+        (vec!["run", "--model", model.to_str().unwrap(), "--frames", "1", "--report", folder], "--report"),
+        (vec!["run", "--model", model.to_str().unwrap(), "--teach-mode", "growing"], "--teach"),
     ];
     for (args, expected) in cases {
         let result = Command::new(env!("CARGO_BIN_EXE_nca")).args(&args).output().unwrap();

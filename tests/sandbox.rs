@@ -7,6 +7,7 @@
 mod common;
 
 use std::path::{Path, PathBuf};
+use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use bevy::prelude::*;
@@ -16,12 +17,14 @@ use nca_sandbox::app::window::{SandboxPlugin, SandboxState, WindowOptions, set_s
 use nca_sandbox::app::{finish_plugins, headless_plugins, probe_adapter};
 use nca_sandbox::input::{PointerInput, PointerPhase, Tool, ToolSettings, cell_to_world};
 use nca_sandbox::library::{self, ModelLibrary};
+use nca_sandbox::model::GrowingMode;
 use nca_sandbox::model::digits::{self, SampleDigits};
 use nca_sandbox::model::grid::Edit;
 use nca_sandbox::model::import::Pick;
 use nca_sandbox::model::perception::SobelPair;
 use nca_sandbox::model::{Grid, GrowingWeights, ModelKind, NcaWeights, cpu, import, mnist};
 use nca_sandbox::scene::digits::{DigitCommand, DigitReadout, DigitSource, DigitsSettings, DigitsState};
+use nca_sandbox::scene::teach::{LessonStatus, TeachCommand, TeachFrom, TeachPreviewGrid, TeachSettings, TeachState, TeachTarget};
 use nca_sandbox::scene::{SandboxGrid, SceneCommand};
 use nca_sandbox::sim::readback::next_readback_id;
 use nca_sandbox::sim::{CaGrid, GridSnapshots, NcaModel, Playback, ReadbackRequest, Speed};
@@ -57,8 +60,13 @@ impl Sandbox {
                 dark_background: false,
                 kiosk: false,
                 frames: None,
+                seconds: None,
                 screenshot: None,
+                teach: None,
+                report: None,
             });
+        // Lessons keep their checkpoints beside the test's files, not in the repository.
+        app.insert_resource(TeachSettings { lesson_dir: dir.path().join("lessons"), ..default() });
         set_start_model(&mut app, model_file.clone());
         finish_plugins(&mut app);
         let mut this = Self { app, model_file, _dir: dir };
@@ -315,7 +323,8 @@ fn dropping_a_non_model_is_an_error(s: &mut Sandbox) {
     s.app.world_mut().write_message(FileDragAndDrop::DroppedFile { window, path_buf: png });
     s.update();
     let library = s.app.world().resource::<ModelLibrary>();
-    assert!(library.messages.iter().any(|m| m.is_error && m.text.contains("photo.png") && m.text.contains("not a model")));
+    // On a growing grid a picture is what to teach it; a broken one is said so, and no lesson starts.
+    assert!(library.messages.iter().any(|m| m.is_error && m.text.contains("photo.png") && m.text.contains("not a readable picture")));
     let unknown = s._dir.path().join("mystery.safetensors");
     std::fs::write(&unknown, b"{}").unwrap();
     s.app.world_mut().write_message(FileDragAndDrop::DroppedFile { window, path_buf: unknown });
@@ -628,6 +637,158 @@ fn bad_digit_pictures_and_missing_samples_are_reported(s: &mut Sandbox) {
     s.update();
 }
 
+fn lesson<T>(s: &Sandbox, read: impl FnOnce(&nca_sandbox::scene::teach::ActiveLesson) -> T) -> T {
+    read(s.app.world().resource::<TeachState>().lesson.as_ref().expect("a lesson"))
+}
+
+fn sandbox_model(s: &mut Sandbox) -> Handle<NcaModel> {
+    let entity = s.grid();
+    s.app.world().get::<CaGrid>(entity).unwrap().model.clone()
+}
+
+fn a_lesson_teaches_the_grid_while_it_runs(s: &mut Sandbox) {
+    // A small picture and a small recipe, so that iterations are quick in a test build.
+    let picture = s._dir.path().join("red.png");
+    image::RgbaImage::from_pixel(8, 8, image::Rgba([220, 30, 30, 255])).save(&picture).unwrap();
+    {
+        let mut settings = s.app.world_mut().resource_mut::<TeachSettings>();
+        settings.pool_size = 16;
+        settings.batch_size = 2;
+        settings.steps = (8, 12);
+        settings.threads = 1;
+        settings.publish_every_iterations = 3;
+        settings.publish_every_seconds = 3600.0;
+    }
+    let broken = s._dir.path().join("broken.png");
+    std::fs::write(&broken, b"\x89PNG\r\n").unwrap();
+    s.app.world_mut().write_message(TeachCommand::Start {
+        target: TeachTarget::Picture(broken),
+        mode: GrowingMode::Persistent,
+        from: TeachFrom::Current,
+    });
+    s.update();
+    let library = s.app.world().resource::<ModelLibrary>();
+    assert!(library.messages.iter().any(|m| m.is_error && m.text.contains("did not start") && m.text.contains("broken.png")));
+    assert!(s.app.world().resource::<TeachState>().lesson.is_none(), "no job for a broken picture");
+
+    let transport = (s.playback().paused, s.playback().speed);
+    s.playback().paused = false;
+    s.playback().speed = Speed::One;
+    let parent = sandbox_model(s);
+    let step_before = s.step();
+    s.app.world_mut().write_message(TeachCommand::Start {
+        target: TeachTarget::Picture(picture),
+        mode: GrowingMode::Persistent,
+        from: TeachFrom::Current,
+    });
+    s.until("the lesson publishes twice", |app| app.world().resource::<TeachState>().lesson.as_ref().is_some_and(|l| l.swaps >= 2));
+    let (fork, shown) = lesson(s, |l| (l.fork.clone(), l.last_good.clone().unwrap()));
+    assert_eq!(sandbox_model(s).id(), fork.id(), "the grid runs the lesson's copy");
+    assert_ne!(fork.id(), parent.id());
+    let running = s.app.world().resource::<Assets<NcaModel>>().get(&fork).unwrap().weights.clone();
+    assert!(Arc::ptr_eq(&running, &shown), "the grid runs the published weights");
+    let original = s.app.world().resource::<Assets<NcaModel>>().get(&parent).unwrap().weights.clone();
+    assert_ne!(*running, *original, "they are learnt, not the original");
+    let step = s.step();
+    assert!(step > step_before + 2, "the grid went on stepping through the swaps (no reset): {step_before} → {step}");
+
+    // Side by side: the learner beside the original.
+    s.app.world_mut().resource_mut::<TeachSettings>().side_by_side = true;
+    s.update();
+    s.update();
+    let mut previews = s.app.world_mut().query_filtered::<&CaGrid, With<TeachPreviewGrid>>();
+    let preview = previews.iter(s.app.world()).next().expect("a second grid").clone();
+    assert_eq!(preview.model.id(), fork.id());
+    assert_eq!(sandbox_model(s).id(), parent.id(), "the first grid keeps the original");
+    s.app.world_mut().resource_mut::<TeachSettings>().side_by_side = false;
+    s.update();
+    s.update();
+    assert_eq!(previews.iter(s.app.world()).count(), 0);
+    assert_eq!(sandbox_model(s).id(), fork.id());
+
+    // The loss falls over the iterations (a deterministic run: one thread, seed 0).
+    s.until("30 iterations", |app| app.world().resource::<TeachState>().lesson.as_ref().is_some_and(|l| l.iteration >= 30));
+    let (first, last) = lesson(s, |l| l.loss_first_last().unwrap());
+    assert!(last < first * 0.8, "the loss falls: {first:.4} → {last:.4}");
+
+    // Save as: a loadable model with its provenance, offered in the picker.
+    let out = s._dir.path().join("red_taught.safetensors");
+    s.app.world_mut().write_message(TeachCommand::SaveAs(out.clone()));
+    s.until("the lesson is saved", |app| app.world().resource::<ModelLibrary>().entries.iter().any(|e| e.path == out));
+    let saved = nca_sandbox::model::NcaWeights::load(&out).unwrap();
+    let meta = saved.provenance();
+    assert_eq!(meta.get("nca.teach.parent").map(String::as_str), Some("lizard.safetensors"));
+    assert_eq!(saved.as_growing().unwrap().spec.target, "red");
+    assert!(meta.get("nca.train.recipe").is_some_and(|r| r.contains("\"pool_size\":16")), "{meta:?}");
+
+    // The model's file may go while the lesson runs: the lesson has its own copy.
+    let file_bytes = lizard().to_safetensors();
+    write_later(&s.model_file, &file_bytes);
+    std::fs::remove_file(&s.model_file).unwrap();
+    let iteration = lesson(s, |l| l.iteration);
+    s.until("the lesson goes on without its file", |app| {
+        app.world().resource::<TeachState>().lesson.as_ref().is_some_and(|l| l.iteration >= iteration + 3 && l.is_live())
+    });
+    write_later(&s.model_file, &file_bytes);
+
+    // Stop ends the job; the grid keeps what it learnt.
+    s.app.world_mut().write_message(TeachCommand::Stop);
+    s.until("the job ends", |app| app.world().resource::<TeachState>().lesson.as_ref().is_some_and(|l| !l.is_live()));
+    assert!(matches!(lesson(s, |l| l.status.clone()), LessonStatus::Ended(_)));
+    assert_eq!(sandbox_model(s).id(), fork.id());
+
+    // An unfinished lesson of another kind, or with a broken checkpoint, is refused with a reason.
+    let lessons = s.app.world().resource::<TeachSettings>().lesson_dir.clone();
+    std::fs::create_dir_all(&lessons).unwrap();
+    for (kind, checkpoint, expected) in
+        [("mnist", &b"junk"[..], "teaches a mnist model"), ("growing", &b"junk"[..], "not a readable checkpoint")]
+    {
+        let record = format!(r#"{{"version":1,"kind":"{kind}","what":"x","parent":"p","iteration":3}}"#);
+        std::fs::write(lessons.join("lesson.json"), record).unwrap();
+        std::fs::write(lessons.join("lesson.ckpt.safetensors"), checkpoint).unwrap();
+        let found = nca_sandbox::scene::teach::read_unfinished(&lessons).unwrap();
+        assert!(found.is_some());
+        s.app.world_mut().resource_mut::<TeachState>().unfinished = found;
+        s.app.world_mut().write_message(TeachCommand::Continue);
+        s.until("the refusal is said", |app| {
+            app.world().resource::<ModelLibrary>().messages.iter().any(|m| m.is_error && m.text.contains(expected))
+        });
+    }
+    s.app.world_mut().write_message(TeachCommand::Discard);
+    s.update();
+    assert!(!lessons.join("lesson.json").exists(), "discarding forgets it");
+
+    // "This, as it is now": the organism's own picture becomes the target.
+    s.app.world_mut().write_message(TeachCommand::Start {
+        target: TeachTarget::AsItIsNow,
+        mode: GrowingMode::Growing,
+        from: TeachFrom::Current,
+    });
+    s.until("a lesson toward the organism starts", |app| {
+        app.world().resource::<TeachState>().lesson.as_ref().is_some_and(|l| l.what == "this, as it was" && l.iteration >= 1)
+    });
+    s.app.world_mut().write_message(TeachCommand::Stop);
+    s.until("it ends", |app| app.world().resource::<TeachState>().lesson.as_ref().is_some_and(|l| !l.is_live()));
+    let step = s.step();
+    s.update();
+    assert!(s.step() > step, "the scene keeps running");
+    (s.playback().paused, s.playback().speed) = transport;
+}
+
+fn a_labelled_digit_is_kept_as_handwriting(s: &mut Sandbox) {
+    let before = s.app.world().resource::<TeachState>().handwriting.len();
+    s.app.world_mut().write_message(TeachCommand::Label(7));
+    s.until("the digit is kept", |app| app.world().resource::<TeachState>().handwriting.len() > before);
+    let (picture, label) = s.app.world().resource::<TeachState>().handwriting.last().unwrap().clone();
+    assert_eq!(label, 7);
+    assert_eq!(picture.len(), 28 * 28);
+    let inked: Vec<usize> = (0..28 * 28).filter(|&p| picture[p] > 64).collect();
+    assert!(inked.len() > 20, "the digit's ink is kept ({} pixels)", inked.len());
+    let rows: Vec<usize> = inked.iter().map(|p| p / 28).collect();
+    let (top, bottom) = (*rows.iter().min().unwrap(), *rows.iter().max().unwrap());
+    assert!(top >= 2 && bottom <= 25, "it fits MNIST's box ({top}..{bottom})");
+}
+
 /// Writes a file so its modification time visibly changes (coarse file-system clocks).
 fn write_later(path: &Path, bytes: &[u8]) {
     std::thread::sleep(Duration::from_millis(20));
@@ -642,13 +803,14 @@ fn write_later(path: &Path, bytes: &[u8]) {
 fn sandbox_tools_transport_species_and_reload() {
     let mut s = Sandbox::new();
     type Check = fn(&mut Sandbox);
-    let checks: [(&str, Check); 14] = [
+    let checks: [(&str, Check); 16] = [
         ("kiosk: starts over when nothing lives and after idling", kiosk_starts_over_when_nothing_lives_and_after_idling),
         ("transport: speed and pause", transport),
         ("a click erases a disc of the brush radius", click_erases_a_disc),
         ("a double-click plants a seed that grows", double_click_plants_a_seed_that_grows),
         ("the species brush plants another species", species_brush_plants_another_species),
         ("hot reload swaps the weights and keeps the state", hot_reload_swaps_weights_and_keeps_the_state),
+        ("a lesson teaches the grid while it runs", a_lesson_teaches_the_grid_while_it_runs),
         ("dropping a non-model is an error", dropping_a_non_model_is_an_error),
         (
             "an MNIST model opens a canvas with a digit, the pen and the adversary brush",
@@ -659,6 +821,7 @@ fn sandbox_tools_transport_species_and_reload() {
             a_digit_button_mutates_the_digit_and_the_read_out_agrees_with_the_cpu,
         ),
         ("two digits far apart are read out as two", two_digits_far_apart_are_read_out_as_two),
+        ("a labelled digit is kept as handwriting", a_labelled_digit_is_kept_as_handwriting),
         ("a chimera preset builds the paper's chimera", a_chimera_preset_builds_the_papers_chimera),
         ("sprinkling adversaries and removing them", sprinkling_adversaries_and_removing_them),
         ("the kiosk plays by itself until touched", the_kiosk_plays_by_itself_until_touched),

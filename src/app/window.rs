@@ -12,6 +12,7 @@ use bevy_egui::EguiPlugin;
 use crate::gpu::NcaPlugin;
 use crate::input::{DeviceInputPlugin, ToolsPlugin};
 use crate::library::{self, LibraryPlugin, ModelLibrary};
+use crate::scene::teach::{TeachCommand, TeachSettings, TeachState, TeachTarget};
 use crate::scene::{SceneCommand, ScenePlugin, SceneSettings};
 use crate::sim::{GridViewPlugin, NcaModel, Playback, PlaybackPlugin, Speed};
 use crate::ui::PanelPlugin;
@@ -44,8 +45,27 @@ pub struct WindowOptions {
     pub kiosk: bool,
     /// Run this many frames, then exit (for screenshots and smoke tests).
     pub frames: Option<u32>,
+    /// Run this many seconds, then exit (for measurements).
+    pub seconds: Option<f32>,
     /// Save a screenshot here after the last frame.
     pub screenshot: Option<PathBuf>,
+    /// A lesson to start once the scene runs.
+    pub teach: Option<TeachStart>,
+    /// Write a JSON report here when the app exits (frame times, the lesson's figures).
+    pub report: Option<PathBuf>,
+}
+
+/// A lesson started from the command line (`nca run --teach`).
+#[derive(Clone, Debug, PartialEq)]
+pub struct TeachStart {
+    /// What to become.
+    pub picture: PathBuf,
+    /// What the lesson trains.
+    pub mode: crate::model::GrowingMode,
+    /// Where its weights start.
+    pub from: crate::scene::teach::TeachFrom,
+    /// Run the learner beside the original.
+    pub side_by_side: bool,
 }
 
 /// How an MNIST canvas starts (`nca run --digit/--chimera/--adversaries/--canvas`).
@@ -127,7 +147,9 @@ pub fn run(options: WindowOptions) -> AppExit {
     .add_plugins(EguiPlugin::default())
     .add_plugins((SandboxPlugin, PanelPlugin, DeviceInputPlugin))
     .insert_resource(options.clone())
-    .add_systems(Update, count_frames);
+    .init_resource::<FrameTimes>()
+    .add_systems(Update, count_frames)
+    .add_systems(Last, write_report.before(crate::scene::teach::keep_lesson_on_exit));
     if options.kiosk {
         app.insert_resource(crate::scene::kiosk::KioskSettings::installation());
     }
@@ -174,6 +196,7 @@ fn start_scene(
     mut playback: ResMut<Playback>,
     server: Res<AssetServer>,
     mut commands: MessageWriter<SceneCommand>,
+    (mut teach_settings, mut teach_state): (ResMut<TeachSettings>, ResMut<TeachState>),
 ) {
     if let Some(options) = &options {
         scene.grid_size = options.grid_size;
@@ -199,6 +222,11 @@ fn start_scene(
             library.error(format!("cannot list {}: {e}", options.trained_dir.display()));
         }
         library.open(&options.model, &server);
+        if let Some(lesson) = &options.teach {
+            teach_settings.side_by_side = lesson.side_by_side;
+            teach_state.start_when_ready =
+                Some(TeachCommand::Start { target: TeachTarget::Picture(lesson.picture.clone()), mode: lesson.mode, from: lesson.from });
+        }
     }
     match assets {
         Some(assets) => {
@@ -225,25 +253,101 @@ fn fall_back_to_any_model(
     }
 }
 
-/// With `--frames`, takes the screenshot after the last frame and exits once it is saved.
-fn count_frames(mut commands: Commands, options: Res<WindowOptions>, mut frame: Local<u32>, mut exit: MessageWriter<AppExit>) {
-    let Some(frames) = options.frames else { return };
+/// Every frame's duration, for the report.
+#[derive(Resource, Default, Debug)]
+pub struct FrameTimes(pub Vec<f32>);
+
+/// With `--frames` or `--seconds`, takes the screenshot after the last frame and exits once it
+/// is saved.
+#[allow(clippy::too_many_arguments)]
+fn count_frames(
+    mut commands: Commands,
+    options: Res<WindowOptions>,
+    time: Res<Time<Real>>,
+    mut times: ResMut<FrameTimes>,
+    mut frame: Local<u32>,
+    mut ended_at: Local<Option<u32>>,
+    mut exit: MessageWriter<AppExit>,
+) {
+    if options.report.is_some() {
+        times.0.push(time.delta_secs() * 1000.0);
+    }
     *frame += 1;
-    if *frame == frames {
-        match &options.screenshot {
-            Some(path) => {
-                commands.spawn(Screenshot::primary_window()).observe(save_to_disk(path.clone()));
-            }
-            None => {
-                exit.write(AppExit::Success);
+    if ended_at.is_none() {
+        let by_frames = options.frames.is_some_and(|f| *frame >= f);
+        let by_time = options.seconds.is_some_and(|s| time.elapsed_secs() >= s);
+        if by_frames || by_time {
+            *ended_at = Some(*frame);
+            match &options.screenshot {
+                Some(path) => {
+                    commands.spawn(Screenshot::primary_window()).observe(save_to_disk(path.clone()));
+                }
+                None => {
+                    exit.write(AppExit::Success);
+                }
             }
         }
     }
     // The screenshot is written a few frames after it was requested.
-    if let Some(path) = &options.screenshot
-        && *frame > frames
-        && (path.exists() || *frame > frames + 600)
+    if let (Some(end), Some(path)) = (*ended_at, &options.screenshot)
+        && *frame > end
+        && (path.exists() || *frame > end + 600)
     {
         exit.write(AppExit::Success);
     }
+}
+
+/// With `--report`, writes the frame times and the lesson's figures when the app exits.
+fn write_report(
+    mut exits: MessageReader<AppExit>,
+    options: Res<WindowOptions>,
+    times: Res<FrameTimes>,
+    teach: Res<TeachState>,
+    mut written: Local<bool>,
+) {
+    if exits.read().next().is_none() || *written {
+        return;
+    }
+    let Some(path) = &options.report else { return };
+    *written = true;
+    let report = report_json(&times.0, &teach);
+    let text = serde_json::to_string_pretty(&report).unwrap_or_default();
+    if let Err(e) = crate::model::weights::write_atomically(path, text.as_bytes()) {
+        error!("the report was not written: {e}");
+    }
+}
+
+/// The report: `frame_ms` (every frame, the first excluded: it includes start-up), their median
+/// and 95th percentile, and `teach` (null without a lesson).
+pub fn report_json(frame_ms: &[f32], teach: &TeachState) -> serde_json::Value {
+    let frames = if frame_ms.len() > 1 { &frame_ms[1..] } else { frame_ms };
+    let mut sorted = frames.to_vec();
+    sorted.sort_by(f32::total_cmp);
+    let quantile = |q: f32| sorted.get(((sorted.len().max(1) - 1) as f32 * q).round() as usize).copied();
+    let lesson = teach.lesson.as_ref().map(|l| {
+        let (first, last) = l.loss_first_last().unzip();
+        serde_json::json!({
+            "what": l.what,
+            "iterations": l.iteration,
+            "loss_first": first,
+            "loss_last": last,
+            "swaps": l.swaps,
+            "seconds": l.seconds,
+            "per_second": l.per_second,
+            "memory_bytes": l.memory_bytes,
+            "threads": l.threads,
+            "backend": l.backend,
+            "status": format!("{:?}", l.status),
+            "losses": l.losses.iter().map(|(t, loss)| [*t as f64, *loss]).collect::<Vec<_>>(),
+            "score_first": l.score_first,
+            "score_last": l.score_last,
+        })
+    });
+    serde_json::json!({
+        "frames": frames.len(),
+        "frame_ms": frames,
+        "frame_ms_median": quantile(0.5),
+        "frame_ms_p95": quantile(0.95),
+        "teach": lesson,
+    })
 }

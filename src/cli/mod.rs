@@ -2,6 +2,7 @@
 //! code; nothing here panics on user data.
 
 pub mod bench;
+pub mod teach;
 pub mod train;
 pub mod train_mnist;
 
@@ -222,6 +223,14 @@ pub enum TrainKind {
     MnistAdversary(train_mnist::MnistAdversaryArgs),
 }
 
+/// Lessons `nca teach` runs.
+#[derive(Subcommand, Debug)]
+pub enum TeachKind {
+    /// Fine-tune an MNIST classifier on a person's digits among MNIST's (the digits scene's
+    /// "teach it my handwriting").
+    Handwriting(teach::HandwritingArgs),
+}
+
 /// Models `nca eval` knows how to score.
 #[derive(Subcommand, Debug)]
 pub enum EvalKind {
@@ -398,6 +407,25 @@ impl GrowArgs {
     }
 }
 
+fn parse_seconds(s: &str) -> Result<f32, String> {
+    match s.parse::<f32>() {
+        Ok(v) if v.is_finite() && v > 0.0 => Ok(v),
+        _ => Err(format!("'{s}' is not a number of seconds > 0")),
+    }
+}
+
+pub(super) fn parse_mode(s: &str) -> Result<crate::model::GrowingMode, String> {
+    s.parse()
+}
+
+fn parse_teach_from(s: &str) -> Result<crate::scene::teach::TeachFrom, String> {
+    match s {
+        "current" => Ok(crate::scene::teach::TeachFrom::Current),
+        "scratch" => Ok(crate::scene::teach::TeachFrom::Scratch),
+        other => Err(format!("'{other}' is neither current nor scratch")),
+    }
+}
+
 fn mnist_eval_digit() -> usize {
     crate::model::mnist_eval::DIGIT
 }
@@ -459,9 +487,30 @@ pub enum Command {
         /// Exit after this many frames.
         #[arg(long)]
         frames: Option<u32>,
-        /// Save a screenshot after the last frame (needs --frames).
-        #[arg(long, requires = "frames")]
+        /// Exit after this many seconds.
+        #[arg(long, value_parser = parse_seconds)]
+        seconds: Option<f32>,
+        /// Save a screenshot after the last frame (needs --frames or --seconds).
+        #[arg(long)]
         screenshot: Option<PathBuf>,
+        /// Growing models: start teaching the model to become this picture (PNG) at once; the
+        /// lesson trains beside the running scene and its weights reach the grid as it learns.
+        #[arg(long)]
+        teach: Option<PathBuf>,
+        /// What the lesson trains: growing, persistent or regenerating.
+        #[arg(long, default_value = "regenerating", value_parser = parse_mode, requires = "teach")]
+        teach_mode: crate::model::GrowingMode,
+        /// Where the lesson starts: current (the model's weights) or scratch.
+        #[arg(long, default_value = "current", value_parser = parse_teach_from, requires = "teach")]
+        teach_from: crate::scene::teach::TeachFrom,
+        /// Run the lesson's weights in a second grid beside the original.
+        #[arg(long, requires = "teach")]
+        side_by_side: bool,
+        /// Write a JSON report when the window closes: every frame's time (`frame_ms`) and the
+        /// lesson's figures (`teach.iterations`, `teach.loss_first`, `teach.loss_last`,
+        /// `teach.swaps`, …).
+        #[arg(long)]
+        report: Option<PathBuf>,
     },
     /// Convert a published Distill model (WebGL uint8 JSON, TF.js graph JSON, or the adversarial
     /// demo's data script) to .safetensors.
@@ -509,6 +558,12 @@ pub enum Command {
         /// Kind of model to train.
         #[command(subcommand)]
         kind: TrainKind,
+    },
+    /// Teach a model outside the window (the window's teach panel runs the same lessons).
+    Teach {
+        /// What to teach.
+        #[command(subcommand)]
+        kind: TeachKind,
     },
     /// Make the sample digits the digits scene ships (`assets/mnist/samples.png`): the N most
     /// typical test digits of each class (closest to the class's mean picture), one row per class.
@@ -569,7 +624,13 @@ fn run(cli: Cli) -> Result<(), String> {
         kiosk: false,
         seed: 0,
         frames: None,
+        seconds: None,
         screenshot: None,
+        teach: None,
+        teach_mode: crate::model::GrowingMode::Regenerating,
+        teach_from: crate::scene::teach::TeachFrom::Current,
+        side_by_side: false,
+        report: None,
     });
     match command {
         Command::Run {
@@ -589,13 +650,25 @@ fn run(cli: Cli) -> Result<(), String> {
             kiosk,
             seed,
             frames,
+            seconds,
             screenshot,
+            teach,
+            teach_mode,
+            teach_from,
+            side_by_side,
+            report,
         } => {
             if let Some(dir) = trained_dir.as_ref().filter(|d| !d.is_dir()) {
                 return Err(format!("--trained-dir {}: no such folder", dir.display()));
             }
             if let Some(path) = &screenshot {
+                if frames.is_none() && seconds.is_none() {
+                    return Err("--screenshot is taken after the last frame: give --frames or --seconds".into());
+                }
                 crate::model::weights::check_output(path).map_err(|e| format!("--screenshot {e}"))?;
+            }
+            if let Some(path) = &report {
+                crate::model::weights::check_output(path).map_err(|e| format!("--report {e}"))?;
             }
             let trained_dir = trained_dir.unwrap_or_else(default_trained_dir);
             let path = match model {
@@ -615,6 +688,18 @@ fn run(cli: Cli) -> Result<(), String> {
                     return Err(format!("--plant {}@{x},{y}: outside the {size}×{size} grid", file.display()));
                 }
             }
+            if let Some(picture) = &teach {
+                if kind != ModelKind::Growing {
+                    return Err(format!(
+                        "--teach {}: pictures are taught to growing models, and {} is a {kind} model",
+                        picture.display(),
+                        path.display()
+                    ));
+                }
+                // The trainer's own reading (any size is thumbnailed), refused here with its reason.
+                crate::model::target::Target::load(picture, 40, 16).map_err(|e| format!("--teach {e}"))?;
+            }
+            let teach = teach.map(|picture| crate::app::window::TeachStart { picture, mode: teach_mode, from: teach_from, side_by_side });
             let mut start_edits = Vec::new();
             let digits_asked =
                 digit_image.is_some() || !digit.is_empty() || !chimera.is_empty() || adversaries.is_some() || adversary.is_some();
@@ -672,7 +757,10 @@ fn run(cli: Cli) -> Result<(), String> {
                 dark_background: dark,
                 kiosk,
                 frames,
+                seconds,
                 screenshot: screenshot.clone(),
+                teach,
+                report,
             });
             if let Some(path) = screenshot.filter(|p| !p.exists()) {
                 return Err(format!("{}: screenshot was not written", path.display()));
@@ -742,6 +830,7 @@ fn run(cli: Cli) -> Result<(), String> {
             Ok(())
         }
         Command::Bench(args) => bench::run(args),
+        Command::Teach { kind: TeachKind::Handwriting(args) } => teach::handwriting(args),
         Command::Train { kind: TrainKind::Growing(args) } => train::run(args),
         Command::Train { kind: TrainKind::Mnist(args) } => train_mnist::run(args),
         Command::Train { kind: TrainKind::MnistAdversary(args) } => train_mnist::run_adversary(args),

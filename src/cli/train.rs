@@ -35,7 +35,7 @@ pub struct TrainArgs {
     #[arg(long, required_unless_present_any = ["resume", "init"])]
     pub target: Option<PathBuf>,
     /// growing, persistent or regenerating.
-    #[arg(long, default_value = "regenerating", value_parser = parse_mode)]
+    #[arg(long, default_value = "regenerating", value_parser = super::parse_mode)]
     pub mode: GrowingMode,
     /// Train until this many iterations in total.
     #[arg(long)]
@@ -114,10 +114,6 @@ pub struct TrainArgs {
     /// Padding around the target.
     #[arg(long, default_value_t = 16)]
     pub target_padding: u32,
-}
-
-fn parse_mode(s: &str) -> Result<GrowingMode, String> {
-    s.parse()
 }
 
 impl TrainArgs {

@@ -288,10 +288,7 @@ fn accept_dropped_pictures(
         }
         let on_canvas = grids.iter().next().and_then(|g| g.kind(&models)) == Some(ModelKind::Mnist);
         if !on_canvas {
-            library.error(format!(
-                "{} is not a model (expected .safetensors or a Distill .json); pictures of digits go on an MNIST canvas",
-                path_buf.display()
-            ));
+            // A growing grid's teach panel takes the picture as what to become.
             continue;
         }
         match digit_picture(path_buf) {

@@ -4,6 +4,7 @@
 pub mod digits;
 pub mod feed;
 pub mod kiosk;
+pub mod teach;
 
 use bevy::prelude::*;
 use bevy::window::{MonitorSelection, PrimaryWindow, WindowMode};
@@ -101,7 +102,7 @@ pub struct ScenePlugin;
 
 impl Plugin for ScenePlugin {
     fn build(&self, app: &mut App) {
-        app.add_plugins((kiosk::KioskPlugin, digits::DigitsPlugin))
+        app.add_plugins((kiosk::KioskPlugin, digits::DigitsPlugin, teach::TeachPlugin))
             .init_resource::<SceneSettings>()
             .init_resource::<feed::GridFeed>()
             .add_message::<SceneCommand>()
@@ -277,18 +278,25 @@ fn plant_pending(
 pub const PANEL_WIDTH: f32 = 290.0;
 
 /// Scales each grid's sprite to fill the window beside the panel (pixels stay square and
-/// crisp); the camera pans and zooms on top of that.
+/// crisp); the camera pans and zooms on top of that. Several grids (a lesson's side-by-side
+/// grid) share the width in a row, the sandbox grid first.
 pub fn fit_grids_to_window(
     windows: Query<&Window, With<PrimaryWindow>>,
     settings: Option<Res<SceneSettings>>,
-    mut grids: Query<(&CaGrid, &mut Transform)>,
+    mut grids: Query<(Entity, &CaGrid, &mut Transform, Has<SandboxGrid>)>,
 ) {
     let Some(window) = windows.iter().next() else { return };
     let panel = if settings.is_some_and(|s| s.panel_visible) { PANEL_WIDTH } else { 0.0 };
-    let width = (window.width() - panel).max(1.0);
-    for (grid, mut transform) in &mut grids {
-        let scale = (width / grid.width as f32).min(window.height() / grid.height as f32) * 0.95;
-        let wanted = Transform::from_xyz(panel / 2.0, 0.0, 0.0).with_scale(Vec3::new(scale, scale, 1.0));
+    let mut order: Vec<(bool, Entity)> = grids.iter().map(|(entity, _, _, sandbox)| (!sandbox, entity)).collect();
+    order.sort();
+    let slots = order.len().max(1) as f32;
+    let slot_width = ((window.width() - panel) / slots).max(1.0);
+    for (slot, (_, entity)) in order.into_iter().enumerate() {
+        let Ok((_, grid, mut transform, _)) = grids.get_mut(entity) else { continue };
+        let scale = (slot_width / grid.width as f32).min(window.height() / grid.height as f32) * 0.95;
+        // Centres in world units (the camera looks at the window's centre).
+        let x = panel / 2.0 + (slot as f32 - (slots - 1.0) / 2.0) * slot_width;
+        let wanted = Transform::from_xyz(x, 0.0, 0.0).with_scale(Vec3::new(scale, scale, 1.0));
         if *transform != wanted {
             *transform = wanted;
         }

@@ -6,6 +6,7 @@ use bevy_egui::{EguiContexts, EguiPrimaryContextPass, egui};
 
 mod digits;
 mod file_browser;
+mod teach;
 
 pub use file_browser::FileBrowser;
 
@@ -57,6 +58,7 @@ fn panel(
     grids: Query<&CaGrid, With<SandboxGrid>>,
     mut commands: MessageWriter<SceneCommand>,
     mut digits_ui: digits::DigitsUi,
+    mut teach_ui: teach::TeachUi,
 ) -> Result {
     let dt = time.delta_secs();
     if dt > 0.0 {
@@ -114,10 +116,15 @@ fn panel(
                 ui.label(format!("type: {}", m.weights.describe()));
             }
             ui.horizontal(|ui| {
-                ui.add(egui::TextEdit::singleline(&mut state.open_path).hint_text("path/to/model.safetensors").desired_width(128.0));
+                ui.add(egui::TextEdit::singleline(&mut state.open_path).hint_text("model or picture file").desired_width(128.0));
                 if ui.button("Open").clicked() && !state.open_path.trim().is_empty() {
                     let path = std::path::PathBuf::from(state.open_path.trim());
-                    open_model_file(&path, &mut library, &server);
+                    if crate::library::is_picture_file(&path) && path.is_file() {
+                        // A picture is what to teach the organism to become.
+                        crate::scene::teach::pick_target(&mut teach_ui.state, &mut library, &path);
+                    } else {
+                        open_model_file(&path, &mut library, &server);
+                    }
                 }
                 if ui.button("Browse…").clicked() {
                     let start = current
@@ -190,6 +197,7 @@ fn panel(
             } else {
                 digits::digits_section(ui, &mut digits_ui, &scene, &mut tools, &library, &models);
             }
+            teach::teach_section(ui, &mut teach_ui, kind);
             ui.separator();
             ui.label("Tools");
             ui.horizontal_wrapped(|ui| {
@@ -278,7 +286,11 @@ fn panel(
                     ui.horizontal(|ui| {
                         let (rect, _) = ui.allocate_exact_size(egui::vec2(12.0, 12.0), egui::Sense::hover());
                         ui.painter().rect_filled(rect, 2.0, color32(SPECIES_PALETTE[id % SPECIES_PALETTE.len()]));
-                        let name = library.entry(handle).map_or_else(|| "(unnamed)".to_string(), |e| e.name.clone());
+                        let name = library
+                            .entry(handle)
+                            .map(|e| e.name.clone())
+                            .or_else(|| teach::lesson_model_name(&teach_ui.state, &library, handle))
+                            .unwrap_or_else(|| "(unnamed)".to_string());
                         ui.label(format!("{id}: {name}"));
                     });
                 }
