@@ -266,3 +266,26 @@ fn pictures_and_window_flags_are_judged_before_use() {
     let error = nca_sandbox::model::mnist::grey_picture(&huge).unwrap_err().to_string();
     assert!(error.contains("huge.png") && error.contains("larger than 4096"), "{error}");
 }
+
+/// A huge file is judged from its size before it is read, and a folder given as a model is
+/// called a folder, by the library and by the CLI.
+#[test]
+fn huge_files_and_folders_given_as_models_are_refused_unread() {
+    let dir = tempfile::tempdir().unwrap();
+    let huge = dir.path().join("huge.safetensors");
+    // Sparse: a gigabyte on paper, nothing on disk.
+    std::fs::File::create(&huge).unwrap().set_len(1 << 30).unwrap();
+    let error = NcaWeights::load(&huge).unwrap_err().to_string();
+    assert!(error.contains("huge.safetensors") && error.contains("larger than any model"), "{error}");
+    let error = nca_sandbox::model::import::load_model_file(&huge).unwrap_err().to_string();
+    assert!(error.contains("larger than any model"), "{error}");
+    let error = nca_sandbox::model::import::load_model_file(dir.path()).unwrap_err().to_string();
+    assert!(error.contains("is a folder"), "{error}");
+    for (args, expected) in
+        [(vec!["info", huge.to_str().unwrap()], "larger than any model"), (vec!["info", dir.path().to_str().unwrap()], "is a folder")]
+    {
+        let result = Command::new(env!("CARGO_BIN_EXE_nca")).args(&args).output().unwrap();
+        let stderr = String::from_utf8_lossy(&result.stderr);
+        assert!(!result.status.success() && stderr.contains(expected) && stderr.lines().count() == 1, "nca {args:?}: {stderr}");
+    }
+}

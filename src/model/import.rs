@@ -62,7 +62,7 @@ pub fn load_model_file(path: impl AsRef<Path>) -> Result<NcaWeights, ModelError>
 /// [`load_model_file`], choosing which model of a two-model file to read.
 pub fn load_model_file_picking(path: impl AsRef<Path>, pick: Pick) -> Result<NcaWeights, ModelError> {
     let path = path.as_ref();
-    let bytes = std::fs::read(path).map_err(|source| ModelError::Io { path: path.to_path_buf(), source })?;
+    let bytes = super::weights::read_model_file(path)?;
     let hint = path.file_stem().and_then(|s| s.to_str()).unwrap_or("");
     load_model_bytes_picking(&bytes, hint, pick).map_err(|e| e.with_path(path))
 }

@@ -43,6 +43,27 @@ use super::spec::{GROWING_CHANNELS, GROWING_HIDDEN, GROWING_PERCEPTION, GrowingM
 /// Version of the metadata layout written by this build.
 pub const FORMAT_VERSION: &str = "1";
 
+/// Largest model file read: the biggest model this build knows is well under a megabyte, so
+/// anything past this is refused from its size alone, before a byte of it is read.
+pub const MAX_MODEL_BYTES: u64 = 64 << 20;
+
+/// A model file's bytes, after judging it from its metadata: a folder or a file larger than
+/// [`MAX_MODEL_BYTES`] is refused without reading it.
+pub fn read_model_file(path: &Path) -> Result<Vec<u8>, ModelError> {
+    let io = |source| ModelError::Io { path: path.to_path_buf(), source };
+    let meta = std::fs::metadata(path).map_err(io)?;
+    if meta.is_dir() {
+        return Err(ModelError::format(path, "is a folder, not a model file"));
+    }
+    if meta.len() > MAX_MODEL_BYTES {
+        return Err(ModelError::format(
+            path,
+            format!("is {} MB, larger than any model (at most {} MB): not read", meta.len() >> 20, MAX_MODEL_BYTES >> 20),
+        ));
+    }
+    std::fs::read(path).map_err(io)
+}
+
 /// Keys this module owns; everything else in the metadata is provenance.
 const SPEC_KEYS: [&str; 9] =
     ["nca.kind", "nca.format", "nca.channels", "nca.hidden", "nca.fire_rate", "nca.mode", "nca.target", "nca.noise_std", "nca.role"];
@@ -167,7 +188,7 @@ impl NcaWeights {
     /// Reads and validates a `.safetensors` file.
     pub fn load(path: impl AsRef<Path>) -> Result<Self, ModelError> {
         let path = path.as_ref();
-        let bytes = std::fs::read(path).map_err(|source| ModelError::Io { path: path.to_path_buf(), source })?;
+        let bytes = read_model_file(path)?;
         Self::from_safetensors(&bytes).map_err(|e| e.with_path(path))
     }
 

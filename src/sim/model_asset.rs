@@ -5,6 +5,9 @@ use std::sync::Arc;
 use bevy::asset::{AssetLoader, LoadContext, io::Reader};
 use bevy::prelude::*;
 
+use bevy::tasks::futures_lite::AsyncReadExt;
+
+use crate::model::weights::MAX_MODEL_BYTES;
 use crate::model::{NcaWeights, import};
 
 /// A model the GPU can run. Cheap to clone; replace the asset to hot-swap a grid's weights.
@@ -42,9 +45,17 @@ impl AssetLoader for NcaModelLoader {
     type Error = NcaModelLoaderError;
 
     async fn load(&self, reader: &mut dyn Reader, _settings: &(), context: &mut LoadContext<'_>) -> Result<NcaModel, NcaModelLoaderError> {
+        // At most one byte past the limit is read: a huge file is judged without reading it.
         let mut bytes = Vec::new();
-        reader.read_to_end(&mut bytes).await?;
+        (&mut *reader).take(MAX_MODEL_BYTES + 1).read_to_end(&mut bytes).await?;
         let path = context.path().path().to_path_buf();
+        if bytes.len() as u64 > MAX_MODEL_BYTES {
+            return Err(crate::model::ModelError::format(
+                &path,
+                format!("larger than any model (at most {} MB): not read", MAX_MODEL_BYTES >> 20),
+            )
+            .into());
+        }
         let hint = path.file_stem().and_then(|s| s.to_str()).unwrap_or("").to_string();
         let weights = import::load_model_bytes(&bytes, &hint).map_err(|e| e.with_path(&path))?;
         Ok(NcaModel::new(weights))
