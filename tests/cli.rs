@@ -216,3 +216,37 @@ fn window_classifies_a_bundled_digit_and_refuses_bad_digit_flags() {
         assert!(!stderr.contains("panicked"), "nca {args:?} panicked: {stderr}");
     }
 }
+
+/// A lesson from the command line, in the real window: the regenerating lizard learns the
+/// butterfly while the scene runs; the report shows swaps into the grid, a falling loss and every
+/// frame's time.
+#[test]
+fn window_teaches_a_picture_and_reports_it() {
+    let dir = tempfile::tempdir().unwrap();
+    let report = dir.path().join("r.json");
+    let shot = dir.path().join("shot.png");
+    let lizard = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("trained/lizard_regenerating.safetensors");
+    let out = nca_under_xvfb(&[
+        "run",
+        "--model",
+        lizard.to_str().unwrap(),
+        "--teach",
+        "assets/targets/butterfly.png",
+        "--frames",
+        "900",
+        "--screenshot",
+        shot.to_str().unwrap(),
+        "--report",
+        report.to_str().unwrap(),
+    ]);
+    assert!(out.status.success(), "window app failed: {}", String::from_utf8_lossy(&out.stderr));
+    let report: serde_json::Value = serde_json::from_str(&std::fs::read_to_string(&report).unwrap()).unwrap();
+    let frames = report["frame_ms"].as_array().unwrap();
+    assert!(frames.len() >= 899, "every frame's time: {}", frames.len());
+    let teach = &report["teach"];
+    assert!(teach["swaps"].as_u64().unwrap() >= 1, "weights reached the grid: {teach}");
+    let (first, last) = (teach["loss_first"].as_f64().unwrap(), teach["loss_last"].as_f64().unwrap());
+    assert!(last < first, "the loss falls: {first} → {last}");
+    assert!(teach["iterations"].as_u64().unwrap() >= 10, "{teach}");
+    assert!(image::open(&shot).is_ok());
+}

@@ -64,6 +64,7 @@ impl Sandbox {
                 screenshot: None,
                 teach: None,
                 report: None,
+                monkey: None,
             });
         // Lessons keep their checkpoints beside the test's files, not in the repository.
         app.insert_resource(TeachSettings { lesson_dir: dir.path().join("lessons"), ..default() });

@@ -32,6 +32,24 @@ pub fn probe_adapter() -> Result<String, GpuError> {
     adapters.first().map(|a| a.get_info().name).ok_or(GpuError::NoAdapter)
 }
 
+/// Whether wgpu sees a hardware GPU (not a software rasteriser such as lavapipe, which reports
+/// itself as a CPU): lessons train on it when there is one, since Burn's CPU backend beats a
+/// software GPU.
+pub fn hardware_gpu() -> bool {
+    let backends = wgpu::Backends::from_env().unwrap_or(wgpu::Backends::all());
+    let instance = wgpu::Instance::new(wgpu::InstanceDescriptor { backends, ..wgpu::InstanceDescriptor::new_without_display_handle() });
+    let adapters = bevy::tasks::block_on(instance.enumerate_adapters(backends));
+    adapters.iter().any(|a| matches!(a.get_info().device_type, wgpu::DeviceType::DiscreteGpu | wgpu::DeviceType::IntegratedGpu))
+}
+
+/// The process's resident memory in MB (Linux; `None` elsewhere), for soak runs and reports.
+pub fn resident_mb() -> Option<f64> {
+    let status = std::fs::read_to_string("/proc/self/status").ok()?;
+    let line = status.lines().find(|l| l.starts_with("VmRSS:"))?;
+    let kb: f64 = line.split_whitespace().nth(1)?.parse().ok()?;
+    Some(kb / 1024.0)
+}
+
 /// Bevy's plugins for an app with no window: rendering and compute, nothing that needs a display.
 pub fn headless_plugins() -> PluginGroupBuilder {
     DefaultPlugins

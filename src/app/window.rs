@@ -53,6 +53,8 @@ pub struct WindowOptions {
     pub teach: Option<TeachStart>,
     /// Write a JSON report here when the app exits (frame times, the lesson's figures).
     pub report: Option<PathBuf>,
+    /// Let a monkey of this seed touch the screen at random (soak runs of installations).
+    pub monkey: Option<u32>,
 }
 
 /// A lesson started from the command line (`nca run --teach`).
@@ -152,6 +154,12 @@ pub fn run(options: WindowOptions) -> AppExit {
     .add_systems(Last, write_report.before(crate::scene::teach::keep_lesson_on_exit));
     if options.kiosk {
         app.insert_resource(crate::scene::kiosk::KioskSettings::installation());
+    }
+    if let Some(seed) = options.monkey {
+        app.insert_resource(crate::input::monkey::Monkey::new(seed));
+    }
+    if super::hardware_gpu() {
+        app.insert_resource(TeachSettings { device: crate::train::teach::TeachDevice::Gpu, ..default() });
     }
     set_start_model(&mut app, options.model.clone());
     app.run()
@@ -253,9 +261,9 @@ fn fall_back_to_any_model(
     }
 }
 
-/// Every frame's duration, for the report.
+/// Every frame's duration, and the resident memory every 10 seconds, for the report.
 #[derive(Resource, Default, Debug)]
-pub struct FrameTimes(pub Vec<f32>);
+pub struct FrameTimes(pub Vec<f32>, pub Vec<(f32, f64)>);
 
 /// With `--frames` or `--seconds`, takes the screenshot after the last frame and exits once it
 /// is saved.
@@ -271,6 +279,12 @@ fn count_frames(
 ) {
     if options.report.is_some() {
         times.0.push(time.delta_secs() * 1000.0);
+        let now = time.elapsed_secs();
+        if times.1.last().is_none_or(|(at, _)| now - at >= 10.0)
+            && let Some(mb) = super::resident_mb()
+        {
+            times.1.push((now, mb));
+        }
     }
     *frame += 1;
     if ended_at.is_none() {
@@ -303,6 +317,7 @@ fn write_report(
     options: Res<WindowOptions>,
     times: Res<FrameTimes>,
     teach: Res<TeachState>,
+    monkey: Option<Res<crate::input::monkey::Monkey>>,
     mut written: Local<bool>,
 ) {
     if exits.read().next().is_none() || *written {
@@ -310,7 +325,11 @@ fn write_report(
     }
     let Some(path) = &options.report else { return };
     *written = true;
-    let report = report_json(&times.0, &teach);
+    let mut report = report_json(&times.0, &teach);
+    report["rss_mb"] = serde_json::json!(times.1.iter().map(|(t, mb)| [*t as f64, *mb]).collect::<Vec<_>>());
+    if let Some(monkey) = monkey {
+        report["monkey"] = serde_json::json!({ "touches": monkey.touches, "breaks": monkey.breaks });
+    }
     let text = serde_json::to_string_pretty(&report).unwrap_or_default();
     if let Err(e) = crate::model::weights::write_atomically(path, text.as_bytes()) {
         error!("the report was not written: {e}");

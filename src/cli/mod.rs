@@ -2,6 +2,7 @@
 //! code; nothing here panics on user data.
 
 pub mod bench;
+pub mod soak;
 pub mod teach;
 pub mod train;
 pub mod train_mnist;
@@ -511,6 +512,11 @@ pub enum Command {
         /// `teach.swaps`, …).
         #[arg(long)]
         report: Option<PathBuf>,
+        /// Soak runs of installations: a monkey of this seed touches the screen at random (and
+        /// takes breaks long enough for the kiosk's idle reset); the report gains the memory over
+        /// time and the touches made.
+        #[arg(long)]
+        monkey: Option<u32>,
     },
     /// Convert a published Distill model (WebGL uint8 JSON, TF.js graph JSON, or the adversarial
     /// demo's data script) to .safetensors.
@@ -559,6 +565,9 @@ pub enum Command {
         #[command(subcommand)]
         kind: TrainKind,
     },
+    /// Run one grid for a long time under random damage and record NaNs, alive cells and memory
+    /// (an installation's week, shortened; not a test: see the README's figures).
+    Soak(soak::SoakArgs),
     /// Teach a model outside the window (the window's teach panel runs the same lessons).
     Teach {
         /// What to teach.
@@ -631,6 +640,7 @@ fn run(cli: Cli) -> Result<(), String> {
         teach_from: crate::scene::teach::TeachFrom::Current,
         side_by_side: false,
         report: None,
+        monkey: None,
     });
     match command {
         Command::Run {
@@ -657,6 +667,7 @@ fn run(cli: Cli) -> Result<(), String> {
             teach_from,
             side_by_side,
             report,
+            monkey,
         } => {
             if let Some(dir) = trained_dir.as_ref().filter(|d| !d.is_dir()) {
                 return Err(format!("--trained-dir {}: no such folder", dir.display()));
@@ -761,6 +772,7 @@ fn run(cli: Cli) -> Result<(), String> {
                 screenshot: screenshot.clone(),
                 teach,
                 report,
+                monkey,
             });
             if let Some(path) = screenshot.filter(|p| !p.exists()) {
                 return Err(format!("{}: screenshot was not written", path.display()));
@@ -831,6 +843,7 @@ fn run(cli: Cli) -> Result<(), String> {
         }
         Command::Bench(args) => bench::run(args),
         Command::Teach { kind: TeachKind::Handwriting(args) } => teach::handwriting(args),
+        Command::Soak(args) => soak::soak(args),
         Command::Train { kind: TrainKind::Growing(args) } => train::run(args),
         Command::Train { kind: TrainKind::Mnist(args) } => train_mnist::run(args),
         Command::Train { kind: TrainKind::MnistAdversary(args) } => train_mnist::run_adversary(args),

@@ -8,6 +8,7 @@
 //!   reach the GPU. What a tool does depends on the grid's kind: the pen draws MNIST digits,
 //!   seeds are for growing models.
 
+pub mod monkey;
 use std::collections::HashMap;
 
 use bevy::input::mouse::{AccumulatedMouseMotion, AccumulatedMouseScroll, MouseScrollUnit};
@@ -172,6 +173,7 @@ impl Plugin for ToolsPlugin {
             .init_resource::<BrushMarks>()
             .add_message::<PointerInput>()
             .configure_sets(Update, (InputSystems::Devices, InputSystems::Tools.in_set(SimSystems::Edit)).chain())
+            .add_plugins(monkey::MonkeyPlugin)
             .add_systems(Update, apply_tools.in_set(InputSystems::Tools))
             .add_systems(Update, age_marks);
     }
