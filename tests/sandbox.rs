@@ -682,7 +682,11 @@ fn a_lesson_teaches_the_grid_while_it_runs(s: &mut Sandbox) {
         mode: GrowingMode::Persistent,
         from: TeachFrom::Current,
     });
-    s.until("the lesson publishes twice", |app| app.world().resource::<TeachState>().lesson.as_ref().is_some_and(|l| l.swaps >= 2));
+    let mut frames = 0;
+    s.until("the lesson publishes twice", |app| {
+        frames += 1;
+        app.world().resource::<TeachState>().lesson.as_ref().is_some_and(|l| l.swaps >= 2)
+    });
     let (fork, shown) = lesson(s, |l| (l.fork.clone(), l.last_good.clone().unwrap()));
     assert_eq!(sandbox_model(s).id(), fork.id(), "the grid runs the lesson's copy");
     assert_ne!(fork.id(), parent.id());
@@ -690,8 +694,9 @@ fn a_lesson_teaches_the_grid_while_it_runs(s: &mut Sandbox) {
     assert!(Arc::ptr_eq(&running, &shown), "the grid runs the published weights");
     let original = s.app.world().resource::<Assets<NcaModel>>().get(&parent).unwrap().weights.clone();
     assert_ne!(*running, *original, "they are learnt, not the original");
+    // At 1× every frame is one step: a reset anywhere on the way would have restarted the count.
     let step = s.step();
-    assert!(step > step_before + 2, "the grid went on stepping through the swaps (no reset): {step_before} → {step}");
+    assert_eq!(step, step_before + frames, "the grid went on stepping through the swaps, without a reset");
 
     // Side by side: the learner beside the original.
     s.app.world_mut().resource_mut::<TeachSettings>().side_by_side = true;
