@@ -795,6 +795,31 @@ fn a_labelled_digit_is_kept_as_handwriting(s: &mut Sandbox) {
     assert!(top >= 2 && bottom <= 25, "it fits MNIST's box ({top}..{bottom})");
 }
 
+fn a_handwriting_lesson_learns_under_the_persons_writing(s: &mut Sandbox) {
+    {
+        let mut settings = s.app.world_mut().resource_mut::<TeachSettings>();
+        settings.mnist_dir = common::reference_dir().join("mnist");
+        settings.publish_every_iterations = 2;
+        settings.threads = 1;
+    }
+    let grey = |g: &Grid| g.data.chunks(g.channels).map(|c| c[0]).collect::<Vec<f32>>();
+    let before = grey(&s.pause_and_read());
+    s.playback().paused = false;
+    s.app.world_mut().write_message(TeachCommand::StartHandwriting);
+    s.until("the lesson scores the digits and swaps its weights in", |app| {
+        app.world().resource::<TeachState>().lesson.as_ref().is_some_and(|l| l.swaps >= 1 && l.score_last.is_some())
+    });
+    let (kind, score) = lesson(s, |l| (l.kind, l.score_first));
+    assert_eq!(kind, ModelKind::Mnist);
+    let total = s.app.world().resource::<TeachState>().handwriting.len();
+    assert_eq!(score.map(|(_, of)| of), Some(total), "the person's digits are scored");
+    assert_eq!(sandbox_model(s).id(), lesson(s, |l| l.fork.id()), "the canvas runs the lesson's copy");
+    s.app.world_mut().write_message(TeachCommand::Stop);
+    s.until("it ends", |app| app.world().resource::<TeachState>().lesson.as_ref().is_some_and(|l| !l.is_live()));
+    // The model's swap did not start the canvas over: the person's ink is as it was.
+    assert_eq!(grey(&s.pause_and_read()), before, "the writing on the canvas is untouched");
+}
+
 /// Writes a file so its modification time visibly changes (coarse file-system clocks).
 fn write_later(path: &Path, bytes: &[u8]) {
     std::thread::sleep(Duration::from_millis(20));
@@ -809,7 +834,7 @@ fn write_later(path: &Path, bytes: &[u8]) {
 fn sandbox_tools_transport_species_and_reload() {
     let mut s = Sandbox::new();
     type Check = fn(&mut Sandbox);
-    let checks: [(&str, Check); 16] = [
+    let checks: [(&str, Check); 17] = [
         ("kiosk: starts over when nothing lives and after idling", kiosk_starts_over_when_nothing_lives_and_after_idling),
         ("transport: speed and pause", transport),
         ("a click erases a disc of the brush radius", click_erases_a_disc),
@@ -828,6 +853,7 @@ fn sandbox_tools_transport_species_and_reload() {
         ),
         ("two digits far apart are read out as two", two_digits_far_apart_are_read_out_as_two),
         ("a labelled digit is kept as handwriting", a_labelled_digit_is_kept_as_handwriting),
+        ("a handwriting lesson learns under the person's writing", a_handwriting_lesson_learns_under_the_persons_writing),
         ("a chimera preset builds the paper's chimera", a_chimera_preset_builds_the_papers_chimera),
         ("sprinkling adversaries and removing them", sprinkling_adversaries_and_removing_them),
         ("the kiosk plays by itself until touched", the_kiosk_plays_by_itself_until_touched),

@@ -323,8 +323,11 @@ fn start_canvas(
     mut commands: MessageWriter<DigitCommand>,
 ) {
     let Some((entity, grid, _)) = mnist_grid(&mut grids, &models) else { return };
-    let key = (entity, (grid.width, grid.height), grid.model.id());
-    if state.started == Some(key) || (grid.width, grid.height) != settings.canvas || scene.model.is_none() {
+    // The person's model, not the grid's handle: a lesson swaps its own copy of the model into
+    // the grid, and that must not start the canvas over under the person's writing.
+    let Some(model) = scene.model.as_ref().map(Handle::id) else { return };
+    let key = (entity, (grid.width, grid.height), model);
+    if state.started == Some(key) || (grid.width, grid.height) != settings.canvas {
         return;
     }
     state.started = Some(key);

@@ -771,12 +771,14 @@ fn follow_lesson(
                 library.note(format!("saved {}", path.display()));
                 library.open(&path, &server);
             }
-            TeachEvent::Checkpointed(_) => {
+            // Only a live lesson is kept to continue (one the person stopped is forgotten).
+            TeachEvent::Checkpointed(_) if lesson.is_live() => {
                 lesson.record.iteration = lesson.iteration;
                 if let Err(e) = write_record(&settings.lesson_dir, &lesson.record) {
                     library.error(format!("cannot keep the lesson's record: {e}"));
                 }
             }
+            TeachEvent::Checkpointed(_) => {}
             TeachEvent::RolledBack { iteration, loss, kept } => {
                 let text = format!(
                     "the lesson went wrong at iteration {iteration} (loss {loss:.3e}); it stopped, and the grid keeps the weights of iteration {kept}"

@@ -544,7 +544,9 @@ fn work(lesson: Lesson, options: &JobOptions, control: &Control, events: &Sender
                 Err(e) => send(TeachEvent::Failed(e)),
             }
         }
-        if last_checkpoint.elapsed() >= options.checkpoint_every {
+        // A job asked to stop writes no routine checkpoint on its way out: a person who stopped
+        // a lesson must not be offered it again.
+        if last_checkpoint.elapsed() >= options.checkpoint_every && !control.cancel.load(Ordering::SeqCst) {
             last_checkpoint = Instant::now();
             checkpoint(run.as_ref());
         }
