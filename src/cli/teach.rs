@@ -58,13 +58,6 @@ fn read_folder(dir: &std::path::Path, flag: &str) -> Result<Vec<(Vec<u8>, u8)>, 
     Ok(samples)
 }
 
-/// How many of `samples` `weights` read right after the evaluation's 200 steps.
-fn right(weights: &crate::model::MnistWeights, samples: &[(Vec<u8>, u8)]) -> usize {
-    let pictures: Vec<&[u8]> = samples.iter().map(|(p, _)| p.as_slice()).collect();
-    let verdicts = crate::model::mnist_eval::classify(weights, &pictures, crate::model::mnist_eval::PHASE_STEPS, 0);
-    verdicts.iter().zip(samples).filter(|(v, (_, label))| **v == Some(*label)).count()
-}
-
 pub(super) fn handwriting(args: HandwritingArgs) -> Result<(), String> {
     crate::train::validate::iterations(args.iterations)?;
     if !(args.share > 0.0 && args.share < 1.0) {
@@ -77,7 +70,7 @@ pub(super) fn handwriting(args: HandwritingArgs) -> Result<(), String> {
     }
     let samples = read_folder(&args.samples, "--samples")?;
     let check = args.check.as_ref().map(|dir| read_folder(dir, "--check")).transpose()?;
-    let checked_before = check.as_ref().map(|c| right(&start, c));
+    let checked_before = check.as_ref().map(|c| teach::read_right(&start, c));
     for path in [args.out.clone(), crate::train::run::sibling(&args.out, ".loss.csv")] {
         crate::model::weights::check_output(&path).map_err(|e| e.to_string())?;
     }
@@ -134,7 +127,7 @@ pub(super) fn handwriting(args: HandwritingArgs) -> Result<(), String> {
         println!(
             "your other digits (not taught) read right: {before} of {} before, {} of {} after",
             check.len(),
-            right(after, check),
+            teach::read_right(after, check),
             check.len()
         );
     }

@@ -111,19 +111,21 @@ impl Lesson {
         }
         let memory = (plan.config.pool_size * 28 * 28 * crate::model::mnist::CHANNELS * 4 + 60_000 * 28 * 28) as u64;
         let samples = plan.samples.clone();
-        let score = move |weights: &NcaWeights| {
-            let weights = weights.as_mnist()?;
-            let pictures: Vec<&[u8]> = samples.iter().map(|(p, _)| p.as_slice()).collect();
-            let verdicts = crate::model::mnist_eval::classify(weights, &pictures, crate::model::mnist_eval::PHASE_STEPS, 0);
-            let right = verdicts.iter().zip(&samples).filter(|(v, (_, label))| **v == Some(*label)).count();
-            Some((right, samples.len()))
-        };
+        let score = move |weights: &NcaWeights| Some((read_right(weights.as_mnist()?, &samples), samples.len()));
         let make: MakeRun = match device {
             TeachDevice::Cpu => Box::new(move || handwriting_trainer::<Autodiff<Flex>>(plan)),
             TeachDevice::Gpu => Box::new(move || handwriting_trainer::<Autodiff<Wgpu>>(plan)),
         };
         Ok(Self { make, score: Some(Box::new(score)), memory_bytes: memory, backend: device.name() })
     }
+}
+
+/// How many of a person's `samples` (28×28 pictures and labels) `weights` read right after the
+/// evaluation's 200 steps, each digit alone.
+pub fn read_right(weights: &MnistWeights, samples: &[(Vec<u8>, u8)]) -> usize {
+    let pictures: Vec<&[u8]> = samples.iter().map(|(p, _)| p.as_slice()).collect();
+    let verdicts = crate::model::mnist_eval::classify(weights, &pictures, crate::model::mnist_eval::PHASE_STEPS, 0);
+    verdicts.iter().zip(samples).filter(|(v, (_, label))| **v == Some(*label)).count()
 }
 
 /// Everything a handwriting lesson needs.
