@@ -143,7 +143,7 @@ fn apply_edits(@builtin(global_invocation_id) id: vec3<u32>) {
     }
     let cell = id.y * params.width + id.x;
     let base = cell * CELL_VEC4S;
-    for (var e = 0u; e < params.edit_count; e++) {
+    for (var e = params.edit_first; e < params.edit_first + params.edit_count; e++) {
         let edit = edits[e];
         if edit_erases(edit, id.xy) {
             for (var k = 0u; k < CELL_VEC4S; k++) {

@@ -14,6 +14,12 @@ struct StepParams {
     species_count: u32,
     view_mode: u32,       // VIEW_*
     view_channel: u32,    // the channel of VIEW_CHANNEL
+    // The edits pass applies edits[edit_first .. edit_first + edit_count]: a frame that also
+    // runs work deferred from a skipped frame applies each frame's edits in their place.
+    edit_first: u32,
+    pad_x: u32,
+    pad_y: u32,
+    pad_z: u32,
     // Rows of the rotated Sobel kernels (growing; xyz used).
     sobel_x: array<vec4<f32>, 3>,
     sobel_y: array<vec4<f32>, 3>,

@@ -95,6 +95,49 @@ fn edits_match_the_reference(gpu: &mut HeadlessGpu) {
     gpu.app_mut().world_mut().despawn(entity);
 }
 
+/// A frame the render world cannot run (its model not on the GPU yet) must not lose the steps and
+/// edits the main world already counted: they run, in order, in the next frame that can.
+fn a_skipped_frame_keeps_the_step_counter(gpu: &mut HeadlessGpu) {
+    use nca_sandbox::gpu::SkipGridFrames;
+    use nca_sandbox::sim::CaGrid;
+    let liz = lizard();
+    let start = cpu_run(&liz, &Grid::seeded(56, 56, 16), 4, 0, 40, 0.0);
+    let model = gpu.add_model(liz.clone());
+    let entity = gpu.spawn_grid(model, 56, 56, 4);
+    gpu.upload(entity, &start, 40);
+    let mut expected = start.clone();
+    let mut step = 40;
+    // Frame by frame: edits then steps, with two skipped frames in the middle (one with edits).
+    let frames: [(Option<Edit>, u32, bool); 6] = [
+        (None, 3, false),
+        (Some(Edit::EraseDisc { center: [30.0, 26.0], radius: 6.0 }), 4, true),
+        (None, 2, true),
+        (Some(Edit::EraseRect { min: [0, 0], max: [20, 56] }), 5, false),
+        (None, 1, false),
+        (Some(Edit::PlantSeed { x: 8, y: 40, species: 0 }), 3, false),
+    ];
+    for (edit, steps, skipped) in frames {
+        if skipped {
+            let render = gpu.app_mut().get_sub_app_mut(bevy::render::RenderApp).unwrap();
+            render.world_mut().insert_resource(SkipGridFrames(1));
+        }
+        if let Some(edit) = edit {
+            ModelKind::Growing.apply_edit(&mut expected, &edit);
+            gpu.edit(entity, edit);
+        }
+        cpu::run(liz.expect_growing().unwrap(), &mut expected, 4, step, steps, &SobelPair::default());
+        step += steps;
+        gpu.run(entity, steps, steps);
+    }
+    let counter = gpu.app_mut().world().get::<CaGrid>(entity).unwrap().step;
+    let got = gpu.read(entity).unwrap();
+    assert_eq!((counter, got.step), (step, step), "the step counter and the GPU's steps agree");
+    let (max, _) = diff(&got.grid.data, &expected.data);
+    assert!(max <= 1e-4, "after skipped frames the GPU state differs from the CPU's by {max:e}");
+    assert_ne!(got.grid.data, start.data);
+    gpu.app_mut().world_mut().despawn(entity);
+}
+
 fn lizard_grows_into_its_target(gpu: &mut HeadlessGpu) {
     let liz = lizard();
     let seeded = Grid::seeded(72, 72, 16);
@@ -392,7 +435,8 @@ fn gpu_step_matches_cpu_reference() {
     let mut gpu = HeadlessGpu::new().unwrap_or_else(|e| panic!("GPU unavailable: {e}"));
     eprintln!("adapter: {}", gpu.adapter);
     type Check = fn(&mut HeadlessGpu);
-    let checks: [(&str, Check); 17] = [
+    let checks: [(&str, Check); 18] = [
+        ("a skipped frame keeps the step counter", a_skipped_frame_keeps_the_step_counter),
         ("mnist: the display shows each vote in its class colour", mnist_display_shows_each_vote_in_its_class_colour),
         ("mnist: one step from the same state", mnist_one_step_from_the_same_state),
         ("mnist: 100 steps on test digits", mnist_hundred_steps_on_test_digits),

@@ -40,7 +40,7 @@ pub(crate) fn dispatch_grids(
     for (&entity, grid) in &grids.0 {
         let work = &grid.work;
         let Some((bind_group, _)) = &grid.bind_group else { continue };
-        if work.edit_count == 0 && work.steps == 0 && !work.display && work.readback.is_none() {
+        if work.is_empty() {
             continue;
         }
         let Some(kind) = pipelines.of(grid.kind).and_then(|p| ready(&cache, p)) else { continue };
@@ -48,17 +48,19 @@ pub(crate) fn dispatch_grids(
         let encoder = context.command_encoder();
         {
             let mut pass = encoder.begin_compute_pass(&ComputePassDescriptor { label: Some("nca_grid"), ..default() });
-            if work.edit_count > 0 {
-                pass.set_pipeline(kind.edit);
-                pass.set_bind_group(0, bind_group, &[0]);
-                pass.dispatch_workgroups(groups.0, groups.1, 1);
-            }
-            for i in 0..work.steps {
-                pass.set_bind_group(0, bind_group, &[i * grid.params_stride]);
-                pass.set_pipeline(kind.update);
-                pass.dispatch_workgroups(groups.0, groups.1, 1);
-                pass.set_pipeline(kind.commit);
-                pass.dispatch_workgroups(groups.0, groups.1, 1);
+            for segment in &work.segments {
+                if let Some(entry) = segment.edits_entry {
+                    pass.set_pipeline(kind.edit);
+                    pass.set_bind_group(0, bind_group, &[entry * grid.params_stride]);
+                    pass.dispatch_workgroups(groups.0, groups.1, 1);
+                }
+                for entry in segment.step_entries.clone() {
+                    pass.set_bind_group(0, bind_group, &[entry * grid.params_stride]);
+                    pass.set_pipeline(kind.update);
+                    pass.dispatch_workgroups(groups.0, groups.1, 1);
+                    pass.set_pipeline(kind.commit);
+                    pass.dispatch_workgroups(groups.0, groups.1, 1);
+                }
             }
             if work.display
                 && let Some((display_group, _, _)) = &grid.display_bind_group
@@ -99,7 +101,7 @@ pub(crate) fn dispatch_grids(
                 id,
                 what,
                 entity,
-                step: work.first_step.wrapping_add(work.steps),
+                step: work.end_step,
                 width: grid.width,
                 height: grid.height,
                 channels: grid.channels,

@@ -25,6 +25,7 @@ pub mod types;
 
 pub use model_buffer::GpuNcaModel;
 pub use pipeline::{KindPipelines, NcaPipelines};
+pub use prepare::SkipGridFrames;
 
 use bevy::core_pipeline::schedule::camera_driver;
 use bevy::prelude::*;
@@ -80,6 +81,8 @@ impl Plugin for NcaGpuPlugin {
         render_app
             .insert_resource(shaders)
             .init_resource::<prepare::CachedGrids>()
+            .init_resource::<prepare::DeferredPlans>()
+            .init_resource::<prepare::SkipGridFrames>()
             .init_resource::<readback::PendingReadbacks>()
             .configure_sets(Render, GpuSystems::PrepareResources.in_set(RenderSystems::PrepareResources))
             .configure_sets(Render, GpuSystems::Prepare.in_set(RenderSystems::PrepareBindGroups))

@@ -22,22 +22,54 @@ use super::pipeline::NcaPipelines;
 use super::readback::ReadbackSender;
 use super::types::{GpuEdit, GpuStepParams, gpu_edits};
 use crate::model::ModelKind;
-use crate::sim::{ReadbackKind, ReadbackResult};
+use crate::sim::{GridFramePlan, ReadbackKind, ReadbackResult};
 
-/// What `dispatch_grids` records for a grid this frame.
+/// One frame's plan as the GPU runs it: its edits (one params entry naming their range in the
+/// edits buffer), then its steps (one params entry each).
+#[derive(Clone, Debug, Default)]
+pub struct WorkSegment {
+    /// The params entry of the edits pass, if the plan had edits.
+    pub edits_entry: Option<u32>,
+    /// The params entries of the steps, in order.
+    pub step_entries: std::ops::Range<u32>,
+}
+
+/// What `dispatch_grids` records for a grid this frame: the plans deferred from skipped frames,
+/// in order, then this frame's.
 #[derive(Clone, Debug, Default)]
 pub struct FrameWork {
-    /// First step number.
-    pub first_step: u32,
-    /// Steps to run.
-    pub steps: u32,
-    /// Edits in the edit buffer.
-    pub edit_count: u32,
+    /// The plans to run, oldest first.
+    pub segments: Vec<WorkSegment>,
+    /// The step counter after the last segment (what a readback reports).
+    pub end_step: u32,
     /// Readback tag and what to copy.
     pub readback: Option<(u64, ReadbackKind)>,
     /// Whether to run the display pass.
     pub display: bool,
 }
+
+impl FrameWork {
+    /// Whether there is anything to record.
+    pub fn is_empty(&self) -> bool {
+        self.segments.iter().all(|s| s.edits_entry.is_none() && s.step_entries.is_empty()) && !self.display && self.readback.is_none()
+    }
+}
+
+/// Frame plans the GPU could not run yet (a species' model was not on the GPU), by grid. They
+/// run, in order, before the next plan that can: the main world has already counted their steps
+/// and taken their edits, so dropping them would leave its step counter ahead of the state and
+/// a replay would silently diverge.
+#[derive(Resource, Default)]
+pub struct DeferredPlans(pub HashMap<Entity, Vec<GridFramePlan>>);
+
+/// The most plans kept for one grid while it cannot run; past this the grid is considered stuck
+/// and its deferred work is dropped with an error.
+const MAX_DEFERRED_PLANS: usize = 4096;
+
+/// A test hook: while non-zero, every grid's frame is skipped as if its model were not on the
+/// GPU yet, and the count goes down by one per frame.
+#[derive(Resource, Default, Clone, Copy, Debug)]
+pub struct SkipGridFrames(pub u32);
 
 /// A grid's GPU resources.
 pub struct CachedGrid {
@@ -173,6 +205,8 @@ fn species_models<'a>(grid: &ExtractedGrid, models: &'a RenderAssets<GpuNcaModel
 pub(crate) fn prepare_grid_buffers(
     extracted: Option<Res<ExtractedGrids>>,
     mut cached: ResMut<CachedGrids>,
+    mut deferred: ResMut<DeferredPlans>,
+    mut skip: ResMut<SkipGridFrames>,
     device: Res<RenderDevice>,
     queue: Res<RenderQueue>,
     models: Res<RenderAssets<GpuNcaModel>>,
@@ -182,26 +216,43 @@ pub(crate) fn prepare_grid_buffers(
 ) {
     let Some(extracted) = extracted else { return };
     cached.0.retain(|entity, _| extracted.0.iter().any(|g| g.entity == *entity));
+    deferred.0.retain(|entity, _| extracted.0.iter().any(|g| g.entity == *entity));
+    let answer = |id: u64, message: String| {
+        if let Some(sender) = &sender {
+            let _ = sender.0.send(ReadbackResult { id, snapshot: Err(message) });
+        }
+    };
     let fail = |grid: &ExtractedGrid, message: String, reported: &mut bevy::platform::collections::HashSet<(Entity, String)>| {
         if reported.insert((grid.entity, message.clone())) {
             error!("grid {:?}: {message}", grid.entity);
         }
-        if let (Some((id, _)), Some(sender)) = (grid.plan.readback, &sender) {
-            let _ = sender.0.send(ReadbackResult { id, snapshot: Err(message) });
+        if let Some((id, _)) = grid.plan.readback {
+            answer(id, message);
         }
     };
+    let skipping = skip.0 > 0;
+    skip.0 = skip.0.saturating_sub(1);
 
     for grid in &extracted.0 {
-        let species = match species_models(grid, &models) {
+        let ready = if skipping { Err("frame skipped on request".to_string()) } else { species_models(grid, &models) };
+        let species = match ready {
             Ok(species) => species,
             Err(message) => {
-                if grid.plan.has_work() {
-                    // Not yet loaded is a passing state; mixed kinds are an error worth a line.
-                    if message.contains("mix") {
+                // Mixed kinds are an error worth a line and end the grid's work; a model not yet
+                // on the GPU is a passing state, and the frame's work waits for it.
+                let backlog = deferred.0.entry(grid.entity).or_default();
+                if message.contains("mix") {
+                    if grid.plan.has_work() {
                         fail(grid, message, &mut reported);
-                    } else {
-                        warn!("grid {:?}: {message}, frame skipped", grid.entity);
                     }
+                    backlog.clear();
+                } else if grid.plan.has_work() {
+                    if backlog.len() >= MAX_DEFERRED_PLANS {
+                        error!("grid {:?}: {message} for {MAX_DEFERRED_PLANS} frames; its queued steps and edits are dropped", grid.entity);
+                        backlog.clear();
+                    }
+                    debug!("grid {:?}: {message}, frame deferred", grid.entity);
+                    backlog.push(grid.plan.clone());
                 }
                 if let Some(c) = cached.0.get_mut(&grid.entity) {
                     c.work = FrameWork::default();
@@ -222,6 +273,7 @@ pub(crate) fn prepare_grid_buffers(
             );
             fail(grid, message, &mut reported);
             cached.0.remove(&grid.entity);
+            deferred.0.remove(&grid.entity);
             continue;
         }
         let c = cached.0.entry(grid.entity).or_insert_with(|| CachedGrid::new(&device, kind, grid.width, grid.height));
@@ -229,39 +281,71 @@ pub(crate) fn prepare_grid_buffers(
             *c = CachedGrid::new(&device, kind, grid.width, grid.height);
         }
 
-        let plan = &grid.plan;
-        let entries = plan.steps.max(1);
-        if entries > c.params_capacity {
-            c.params_capacity = entries.next_power_of_two();
-            c.params = uniform(&device, c.params_stride as u64 * c.params_capacity as u64);
+        // The deferred plans, then this frame's; a plan made for another size or kind belongs to
+        // a grid that no longer exists, and an upload makes everything before it moot.
+        let mut plans = deferred.0.remove(&grid.entity).unwrap_or_default();
+        plans.retain(|p| p.size == grid.plan.size && p.kind == grid.plan.kind);
+        plans.push(grid.plan.clone());
+        if let Some(last_upload) = plans.iter().rposition(|p| p.upload.is_some()) {
+            plans.drain(..last_upload);
         }
-        let mut params = GpuStepParams {
+        let readback = plans.iter().rev().find_map(|p| p.readback);
+        for superseded in plans.iter().filter_map(|p| p.readback).filter(|r| Some(*r) != readback) {
+            answer(superseded.0, "the frame of this readback was skipped; read again".into());
+        }
+
+        let mut base = GpuStepParams {
             width: grid.width,
             height: grid.height,
             seed: grid.seed,
-            step: plan.first_step,
-            edit_count: plan.edits.len() as u32,
+            step: grid.plan.first_step,
             species_count: species.len() as u32,
             ..default()
         };
-        params.set_sobel(&grid.sobel);
+        base.set_sobel(&grid.sobel);
         if let Some(d) = &grid.display {
-            params.background = [d.background[0], d.background[1], d.background[2], 1.0];
-            params.view_mode = d.view.mode_code();
-            params.view_channel = d.view.channel();
-            params.set_class_colors(d.palette, d.hue_degrees);
+            base.background = [d.background[0], d.background[1], d.background[2], 1.0];
+            base.view_mode = d.view.mode_code();
+            base.view_channel = d.view.channel();
+            base.set_class_colors(d.palette, d.hue_degrees);
+        }
+        let mut entries: Vec<GpuStepParams> = Vec::new();
+        let mut edits = Vec::new();
+        let mut segments = Vec::with_capacity(plans.len());
+        for plan in &plans {
+            let edits_entry = (!plan.edits.is_empty()).then(|| {
+                entries.push(GpuStepParams {
+                    step: plan.first_step,
+                    edit_first: edits.len() as u32,
+                    edit_count: plan.edits.len() as u32,
+                    ..base
+                });
+                edits.extend(plan.edits.iter().cloned());
+                entries.len() as u32 - 1
+            });
+            let first = entries.len() as u32;
+            entries.extend((0..plan.steps).map(|i| GpuStepParams { step: plan.first_step.wrapping_add(i), ..base }));
+            segments.push(WorkSegment { edits_entry, step_entries: first..entries.len() as u32 });
+        }
+        if entries.is_empty() {
+            // The display and labels passes read the view settings from entry 0.
+            entries.push(base);
+        }
+        let end_step = plans.last().map_or(grid.plan.first_step, |p| p.first_step.wrapping_add(p.steps));
+
+        if entries.len() as u32 > c.params_capacity {
+            c.params_capacity = (entries.len() as u32).next_power_of_two();
+            c.params = uniform(&device, c.params_stride as u64 * c.params_capacity as u64);
         }
         let stride = c.params_stride as usize;
-        let mut bytes = vec![0u8; stride * entries as usize];
-        for i in 0..entries {
-            params.step = plan.first_step.wrapping_add(i);
-            let at = i as usize * stride;
-            bytes[at..at + std::mem::size_of::<GpuStepParams>()].copy_from_slice(bytemuck::bytes_of(&params));
+        let mut bytes = vec![0u8; stride * entries.len()];
+        for (i, entry) in entries.iter().enumerate() {
+            bytes[i * stride..i * stride + std::mem::size_of::<GpuStepParams>()].copy_from_slice(bytemuck::bytes_of(entry));
         }
         queue.write_buffer(&c.params, 0, &bytes);
 
-        if !plan.edits.is_empty() {
-            let (commands, payload) = gpu_edits(&plan.edits, grid.width as usize, grid.height as usize);
+        if !edits.is_empty() {
+            let (commands, payload) = gpu_edits(&edits, grid.width as usize, grid.height as usize);
             let count = commands.len() as u32;
             if count > c.edits_capacity {
                 c.edits_capacity = count.next_power_of_two();
@@ -277,10 +361,11 @@ pub(crate) fn prepare_grid_buffers(
                 queue.write_buffer(&c.payload, 0, bytemuck::cast_slice(&payload));
             }
         }
-        if let Some(data) = &plan.upload {
+        if let Some(upload) = plans.first().filter(|p| p.upload.is_some()) {
+            let data = upload.upload.as_ref().expect("filtered on an upload");
             queue.write_buffer(&c.state, 0, bytemuck::cast_slice(data.as_slice()));
             let zeros;
-            let ids: &[u32] = match &plan.upload_species {
+            let ids: &[u32] = match &upload.upload_species {
                 Some(ids) => ids.as_slice(),
                 None => {
                     zeros = vec![0u32; (grid.width * grid.height) as usize];
@@ -307,13 +392,7 @@ pub(crate) fn prepare_grid_buffers(
             grid.display.as_ref().and_then(|d| images.get(d.image)).is_some_and(|image| {
                 image.texture_descriptor.size.width == grid.width && image.texture_descriptor.size.height == grid.height
             });
-        c.work = FrameWork {
-            first_step: plan.first_step,
-            steps: plan.steps,
-            edit_count: plan.edits.len() as u32,
-            readback: plan.readback,
-            display,
-        };
+        c.work = FrameWork { segments, end_step, readback, display };
     }
 }
 

@@ -26,6 +26,10 @@ pub struct GpuStepParams {
     pub view_mode: u32,
     /// The channel of the channel view.
     pub view_channel: u32,
+    /// Index of the edits pass's first edit in the edits buffer.
+    pub edit_first: u32,
+    /// Keeps the kernels on a 16-byte boundary, as WGSL lays them out.
+    pub padding: [u32; 3],
     /// Rows of the rotated Sobel-x kernel (`w` unused).
     pub sobel_x: [[f32; 4]; 3],
     /// Rows of the rotated Sobel-y kernel (`w` unused).
