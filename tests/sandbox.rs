@@ -65,6 +65,8 @@ impl Sandbox {
                 teach: None,
                 report: None,
                 monkey: None,
+                scenario: None,
+                playlist: None,
             });
         // Lessons keep their checkpoints beside the test's files, not in the repository.
         app.insert_resource(TeachSettings { lesson_dir: dir.path().join("lessons"), ..default() });
@@ -638,6 +640,66 @@ fn bad_digit_pictures_and_missing_samples_are_reported(s: &mut Sandbox) {
     s.update();
 }
 
+/// Record what a person does, then play the recording back in the same window: the same state,
+/// bit for bit (same backend, same steps, the edits on the steps they landed on).
+fn a_recording_replays_to_the_same_state(s: &mut Sandbox) {
+    use nca_sandbox::model::scenario::LoadedScenario;
+    use nca_sandbox::scene::scenario::{ScenarioCommand, ScenarioPlayer, ScenarioRecorder, stage};
+    let original = sandbox_model(s);
+    let file = s._dir.path().join("recorded.ron");
+    s.playback().paused = false;
+    s.playback().speed = Speed::Two;
+    s.app.world_mut().write_message(ScenarioCommand::StartRecording);
+    s.until("the recording starts", |app| app.world().resource::<ScenarioRecorder>().event_count() > 0);
+    let target = s.step() + 40;
+    s.until("the lizard grows", |app| grid_step(app).unwrap() >= target);
+    s.app.world_mut().resource_mut::<ToolSettings>().tool = Tool::Erase;
+    s.app.world_mut().resource_mut::<ToolSettings>().brush_radius = 5.0;
+    s.click(Vec2::new(48.0, 44.0), 1);
+    s.app.world_mut().resource_mut::<nca_sandbox::scene::SceneSettings>().rotation_degrees = 30.0;
+    let target = s.step() + 25;
+    s.until("it heals a little", |app| grid_step(app).unwrap() >= target);
+    let recorded = s.pause_and_read();
+    let recorded_step = s.step();
+    s.app.world_mut().write_message(ScenarioCommand::StopRecording(file.clone()));
+    s.update();
+    let scene = LoadedScenario::load(&file).unwrap_or_else(|e| panic!("{e}"));
+    assert_eq!(scene.scenario.steps, recorded_step, "the recording ends where the grid is");
+    let actions = |f: &dyn Fn(&nca_sandbox::model::scenario::Action) -> bool| scene.scenario.events.iter().filter(|e| f(&e.action)).count();
+    assert!(actions(&|a| matches!(a, nca_sandbox::model::scenario::Action::Rotate(_))) == 1, "{:?}", scene.scenario.events);
+    assert!(actions(&|a| matches!(a, nca_sandbox::model::scenario::Action::Edits(_))) >= 2, "the start and the erase");
+
+    // Replay in the same window.
+    let first = {
+        let world = s.app.world_mut();
+        let mut player = ScenarioPlayer::new(scene.clone(), file.clone());
+        let first = world.resource_scope(|world, mut settings: Mut<nca_sandbox::scene::SceneSettings>| {
+            world.resource_scope(|world, mut digits: Mut<DigitsSettings>| {
+                world.resource_scope(|_, mut models: Mut<Assets<NcaModel>>| stage(&mut player, &mut settings, &mut digits, &mut models))
+            })
+        });
+        world.insert_resource(player);
+        first
+    };
+    s.app.world_mut().write_message(SceneCommand::SetModel(first));
+    s.playback().paused = false;
+    s.playback().speed = Speed::Four;
+    s.until("the replay finishes", |app| app.world().resource::<ScenarioPlayer>().finished);
+    let replayed = s.pause_and_read();
+    assert_eq!(s.step(), recorded_step);
+    assert!(replayed.data == recorded.data, "the replay differs from the recording by {:e}", diff(&replayed.data, &recorded.data).0);
+
+    // Picking another model leaves the scenario and gives the scene back as it was.
+    s.app.world_mut().resource_mut::<nca_sandbox::scene::SceneSettings>().rotation_degrees = 0.0;
+    s.app.world_mut().write_message(SceneCommand::SetModel(original));
+    s.update();
+    s.update();
+    assert!(s.app.world().resource::<ScenarioPlayer>().abandoned);
+    assert_eq!(s.app.world().resource::<nca_sandbox::scene::SceneSettings>().grid_shape, None);
+    assert_eq!(s.app.world().resource::<DigitsSettings>().canvas, (160, 64), "the digits canvas is given back");
+    s.app.world_mut().remove_resource::<ScenarioPlayer>();
+}
+
 fn lesson<T>(s: &Sandbox, read: impl FnOnce(&nca_sandbox::scene::teach::ActiveLesson) -> T) -> T {
     read(s.app.world().resource::<TeachState>().lesson.as_ref().expect("a lesson"))
 }
@@ -834,9 +896,10 @@ fn write_later(path: &Path, bytes: &[u8]) {
 fn sandbox_tools_transport_species_and_reload() {
     let mut s = Sandbox::new();
     type Check = fn(&mut Sandbox);
-    let checks: [(&str, Check); 17] = [
+    let checks: [(&str, Check); 18] = [
         ("kiosk: starts over when nothing lives and after idling", kiosk_starts_over_when_nothing_lives_and_after_idling),
         ("transport: speed and pause", transport),
+        ("a recording replays to the same state", a_recording_replays_to_the_same_state),
         ("a click erases a disc of the brush radius", click_erases_a_disc),
         ("a double-click plants a seed that grows", double_click_plants_a_seed_that_grows),
         ("the species brush plants another species", species_brush_plants_another_species),

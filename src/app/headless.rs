@@ -245,3 +245,74 @@ impl EvalBackend for GpuEval {
         self.gpu.read(entity).map(|s| s.grid).map_err(|e| e.to_string())
     }
 }
+
+/// The GPU path as a scenario backend: one grid in a headless app, edits and steps queued as
+/// frame plans, the state read back when the runner asks for it.
+pub struct GpuScenario {
+    gpu: HeadlessGpu,
+    grid: Option<Entity>,
+    /// Most steps one frame runs (a frame's command buffer stays bounded).
+    pub steps_per_frame: u32,
+}
+
+impl GpuScenario {
+    /// Starts the renderer.
+    pub fn new() -> Result<Self, GpuError> {
+        Ok(Self { gpu: HeadlessGpu::new()?, grid: None, steps_per_frame: 32 })
+    }
+
+    /// The adapter's name.
+    pub fn adapter(&self) -> &str {
+        &self.gpu.adapter
+    }
+
+    fn grid_mut(&mut self) -> Result<Mut<'_, CaGrid>, String> {
+        let entity = self.grid.ok_or("no grid")?;
+        self.gpu.app_mut().world_mut().get_mut::<CaGrid>(entity).ok_or_else(|| "the grid is gone".to_string())
+    }
+}
+
+impl crate::model::scenario::run::ScenarioBackend for GpuScenario {
+    fn start(&mut self, scene: &crate::model::scenario::LoadedScenario, seed: u32) -> Result<(), String> {
+        if let Some(old) = self.grid.take() {
+            self.gpu.app_mut().world_mut().despawn(old);
+        }
+        let handles: Vec<Handle<NcaModel>> = scene.models.iter().map(|m| self.gpu.add_model(m.clone())).collect();
+        let g = &scene.scenario.grid;
+        let entity = self.gpu.spawn_grid(handles[0].clone(), g.width, g.height, seed);
+        self.grid = Some(entity);
+        let mut grid = self.grid_mut()?;
+        grid.extra_species = handles[1..].to_vec();
+        grid.rotation_degrees = g.rotation;
+        Ok(())
+    }
+    fn edit(&mut self, edits: &[Edit]) -> Result<(), String> {
+        let entity = self.grid.ok_or("no grid")?;
+        for edit in edits {
+            self.gpu.edit(entity, edit.clone());
+        }
+        Ok(())
+    }
+    fn swap_model(&mut self, species: usize, weights: &NcaWeights) -> Result<(), String> {
+        let handle = self.gpu.add_model(weights.clone());
+        let mut grid = self.grid_mut()?;
+        match species {
+            0 => grid.model = handle,
+            i => *grid.extra_species.get_mut(i - 1).ok_or("no such species")? = handle,
+        }
+        Ok(())
+    }
+    fn rotate(&mut self, degrees: f32) -> Result<(), String> {
+        self.grid_mut()?.rotation_degrees = degrees;
+        Ok(())
+    }
+    fn run(&mut self, steps: u32) -> Result<(), String> {
+        let entity = self.grid.ok_or("no grid")?;
+        self.gpu.run(entity, steps, self.steps_per_frame);
+        Ok(())
+    }
+    fn state(&mut self) -> Result<Grid, String> {
+        let entity = self.grid.ok_or("no grid")?;
+        self.gpu.read(entity).map(|s| s.grid).map_err(|e| e.to_string())
+    }
+}

@@ -55,6 +55,10 @@ pub struct WindowOptions {
     pub report: Option<PathBuf>,
     /// Let a monkey of this seed touch the screen at random (soak runs of installations).
     pub monkey: Option<u32>,
+    /// A scenario to play (already read and checked), and its file.
+    pub scenario: Option<(std::sync::Arc<crate::model::scenario::LoadedScenario>, PathBuf)>,
+    /// Scenarios a kiosk plays in turn while nobody touches the screen (read and checked).
+    pub playlist: Option<crate::scene::scenario::Playlist>,
 }
 
 /// A lesson started from the command line (`nca run --teach`).
@@ -205,6 +209,7 @@ fn start_scene(
     server: Res<AssetServer>,
     mut commands: MessageWriter<SceneCommand>,
     (mut teach_settings, mut teach_state): (ResMut<TeachSettings>, ResMut<TeachState>),
+    (mut models, mut bevy_commands): (ResMut<Assets<NcaModel>>, Commands),
 ) {
     if let Some(options) = &options {
         scene.grid_size = options.grid_size;
@@ -235,6 +240,21 @@ fn start_scene(
             teach_state.start_when_ready =
                 Some(TeachCommand::Start { target: TeachTarget::Picture(lesson.picture.clone()), mode: lesson.mode, from: lesson.from });
         }
+    }
+    if let Some(playlist) = options.as_ref().and_then(|o| o.playlist.clone()) {
+        // The playlist is the show: the digits scene's own self-play would write over it.
+        bevy_commands.insert_resource(crate::scene::kiosk::KioskSettings {
+            self_play_seconds: None,
+            ..crate::scene::kiosk::KioskSettings::installation()
+        });
+        bevy_commands.insert_resource(playlist);
+    }
+    if let Some((scene_file, path)) = options.as_ref().and_then(|o| o.scenario.clone()) {
+        let mut player = crate::scene::scenario::ScenarioPlayer::new((*scene_file).clone(), path);
+        let first = crate::scene::scenario::stage(&mut player, &mut scene, &mut digits, &mut models);
+        bevy_commands.insert_resource(player);
+        commands.write(SceneCommand::SetModel(first));
+        return;
     }
     match assets {
         Some(assets) => {

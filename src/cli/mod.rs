@@ -2,6 +2,7 @@
 //! code; nothing here panics on user data.
 
 pub mod bench;
+pub mod scenario;
 pub mod soak;
 pub mod teach;
 pub mod train;
@@ -300,8 +301,7 @@ pub enum EvalKind {
     },
 }
 
-/// Where `nca eval` looks for a model's target by name.
-pub const TARGETS_DIR: &str = "assets/targets";
+pub use crate::model::target::TARGETS_DIR;
 
 /// The target image a command uses for a model: the one given, else the one the model names
 /// (`nca.target`) in [`TARGETS_DIR`].
@@ -309,13 +309,13 @@ fn target_of(model: &Path, named: &str, given: Option<PathBuf>) -> Result<PathBu
     match given {
         Some(path) => Ok(path),
         None if named.is_empty() => Err(format!("{}: the model names no target (nca.target); pass --target IMG", model.display())),
-        // The name comes from a file's metadata: it may only name a file inside TARGETS_DIR.
-        None if named.contains(['/', '\\', ':']) || named.starts_with('.') || named.chars().any(char::is_control) => Err(format!(
-            "{}: the model names the target '{}', which is not a plain name in {TARGETS_DIR}; pass --target IMG",
-            model.display(),
-            named.escape_debug()
-        )),
-        None => Ok(Path::new(TARGETS_DIR).join(format!("{named}.png"))),
+        None => crate::model::target::named_target_path(named).ok_or_else(|| {
+            format!(
+                "{}: the model names the target '{}', which is not a plain name in {TARGETS_DIR}; pass --target IMG",
+                model.display(),
+                named.escape_debug()
+            )
+        }),
     }
 }
 
@@ -517,6 +517,13 @@ pub enum Command {
         /// time and the touches made.
         #[arg(long)]
         monkey: Option<u32>,
+        /// Play a scenario file (RON): its grid, organisms and digits, its events on their steps.
+        #[arg(long, conflicts_with_all = ["model", "plant", "digit", "chimera", "digit_image", "teach"])]
+        scenario: Option<PathBuf>,
+        /// Installations (with --kiosk): play the scenarios of this folder in turn, the next one
+        /// after each ends, while nobody touches the screen.
+        #[arg(long, requires = "kiosk", conflicts_with = "scenario")]
+        playlist: Option<PathBuf>,
     },
     /// Convert a published Distill model (WebGL uint8 JSON, TF.js graph JSON, or the adversarial
     /// demo's data script) to .safetensors.
@@ -595,6 +602,13 @@ pub enum Command {
         #[arg(long)]
         out: Option<PathBuf>,
     },
+    /// Scripted experiments: run a scenario file headless (metrics.csv, run.gif,
+    /// final.safetensors), or check one.
+    Scenario {
+        /// What to do with it.
+        #[command(subcommand)]
+        command: scenario::ScenarioCommand,
+    },
     /// Score a model with the quality protocol; prints JSON.
     Eval {
         /// Kind of model to evaluate.
@@ -641,6 +655,8 @@ fn run(cli: Cli) -> Result<(), String> {
         side_by_side: false,
         report: None,
         monkey: None,
+        scenario: None,
+        playlist: None,
     });
     match command {
         Command::Run {
@@ -668,6 +684,8 @@ fn run(cli: Cli) -> Result<(), String> {
             side_by_side,
             report,
             monkey,
+            scenario,
+            playlist,
         } => {
             if let Some(dir) = trained_dir.as_ref().filter(|d| !d.is_dir()) {
                 return Err(format!("--trained-dir {}: no such folder", dir.display()));
@@ -682,9 +700,21 @@ fn run(cli: Cli) -> Result<(), String> {
                 crate::model::weights::check_output(path).map_err(|e| format!("--report {e}"))?;
             }
             let trained_dir = trained_dir.unwrap_or_else(default_trained_dir);
-            let path = match model {
-                Some(path) => path,
-                None => default_model(&trained_dir)?,
+            let playlist = match &playlist {
+                Some(dir) => Some(crate::scene::scenario::read_playlist(dir)?),
+                None => None,
+            };
+            // A scenario (or a playlist's first) is read whole here, every file it names, and
+            // refused with its reason before a window opens.
+            let scenario = match (&scenario, &playlist) {
+                (Some(file), _) => Some((std::sync::Arc::new(crate::model::scenario::LoadedScenario::load(file)?), file.clone())),
+                (None, Some(list)) => list.items.first().cloned(),
+                (None, None) => None,
+            };
+            let path = match (model, &scenario) {
+                (Some(path), _) => path,
+                (None, Some((scene, _))) => scene.model_paths[0].clone(),
+                (None, None) => default_model(&trained_dir)?,
             };
             // Refuse a broken starting model here, with the file's name, before a window opens.
             let kind = load(&path)?.kind();
@@ -773,6 +803,8 @@ fn run(cli: Cli) -> Result<(), String> {
                 teach,
                 report,
                 monkey,
+                scenario,
+                playlist,
             });
             if let Some(path) = screenshot.filter(|p| !p.exists()) {
                 return Err(format!("{}: screenshot was not written", path.display()));
@@ -844,6 +876,7 @@ fn run(cli: Cli) -> Result<(), String> {
         Command::Bench(args) => bench::run(args),
         Command::Teach { kind: TeachKind::Handwriting(args) } => teach::handwriting(args),
         Command::Soak(args) => soak::soak(args),
+        Command::Scenario { command } => scenario::run_command(command),
         Command::Train { kind: TrainKind::Growing(args) } => train::run(args),
         Command::Train { kind: TrainKind::Mnist(args) } => train_mnist::run(args),
         Command::Train { kind: TrainKind::MnistAdversary(args) } => train_mnist::run_adversary(args),

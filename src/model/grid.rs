@@ -25,8 +25,9 @@ pub struct Grid {
 ///
 /// Each kind gives an edit its meaning ([`super::ModelKind::apply_edit`]) and ignores the edits
 /// it does not accept; its WGSL applies the same commands. Coordinates are in cells, with cell
-/// `(x, y)` covering `[x, x + 1) × [y, y + 1)`, so its centre is `(x + 0.5, y + 0.5)`.
-#[derive(Clone, Debug, PartialEq)]
+/// `(x, y)` covering `[x, x + 1) × [y, y + 1)`, so its centre is `(x + 0.5, y + 0.5)`. Scenario
+/// files record edits as they are (`Edits([...])`).
+#[derive(Clone, Debug, PartialEq, serde::Serialize, serde::Deserialize)]
 pub enum Edit {
     /// Zero every cell whose centre lies strictly inside the disc.
     EraseDisc {
@@ -79,7 +80,7 @@ pub enum Edit {
 }
 
 /// A grey picture placed on a grid, one value in [0, 1] per cell.
-#[derive(Clone, Debug, PartialEq)]
+#[derive(Clone, Debug, PartialEq, serde::Serialize, serde::Deserialize)]
 pub struct GreyImage {
     /// Grid cell of the image's top-left pixel (may lie outside the grid; what does is clipped).
     pub origin: [i32; 2],
@@ -88,7 +89,23 @@ pub struct GreyImage {
     /// Rows.
     pub height: u32,
     /// `width × height` values, row-major.
+    #[serde(with = "shared_values")]
     pub grey: Arc<[f32]>,
+}
+
+/// A shared slice written as a plain list.
+mod shared_values {
+    use std::sync::Arc;
+
+    use serde::{Deserialize, Deserializer, Serializer};
+
+    pub fn serialize<S: Serializer>(values: &Arc<[f32]>, serializer: S) -> Result<S::Ok, S::Error> {
+        serializer.collect_seq(values.iter())
+    }
+
+    pub fn deserialize<'de, D: Deserializer<'de>>(deserializer: D) -> Result<Arc<[f32]>, D::Error> {
+        Vec::<f32>::deserialize(deserializer).map(Arc::from)
+    }
 }
 
 impl GreyImage {

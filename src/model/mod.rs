@@ -18,6 +18,7 @@
 //! - [`weights`]: the `.safetensors` file format.
 //! - [`import`]: converters from the published Distill formats.
 //! - [`target`]: target images (thumbnail, premultiply, pad) and the RGBA loss.
+//! - [`scenario`]: scenario files, their runs on any backend, and what the runs record.
 
 pub mod cpu;
 pub mod digits;
@@ -33,6 +34,7 @@ pub mod mnist;
 pub mod mnist_eval;
 pub mod perception;
 pub mod reference;
+pub mod scenario;
 pub mod snapshot;
 pub mod spec;
 pub mod target;

@@ -13,11 +13,15 @@ use super::weights::{f32_to_le_bytes, read_f32, write_atomically};
 
 /// Writes `grid` as tensor `state` [H, W, C] with string `metadata`.
 pub fn save_state(path: &Path, grid: &Grid, metadata: HashMap<String, String>) -> Result<(), ModelError> {
+    let out = state_bytes(grid, metadata).map_err(|m| ModelError::format(path, m))?;
+    write_atomically(path, &out)
+}
+
+/// The bytes [`save_state`] writes.
+pub fn state_bytes(grid: &Grid, metadata: HashMap<String, String>) -> Result<Vec<u8>, String> {
     let bytes = f32_to_le_bytes(&grid.data);
     let view = TensorView::new(Dtype::F32, vec![grid.height, grid.width, grid.channels], &bytes).expect("grid shape matches its data");
-    let out = safetensors::serialize([("state", view)], Some(metadata))
-        .map_err(|e| ModelError::format(path, format!("cannot serialise state ({e})")))?;
-    write_atomically(path, &out)
+    safetensors::serialize([("state", view)], Some(metadata)).map_err(|e| format!("cannot serialise state ({e})"))
 }
 
 /// Reads a state written by [`save_state`].

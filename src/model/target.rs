@@ -128,6 +128,16 @@ impl Target {
     }
 }
 
+/// Where models' targets are found by name (`nca.target`).
+pub const TARGETS_DIR: &str = "assets/targets";
+
+/// The picture a model's `nca.target` names, in [`TARGETS_DIR`]. The name comes from a file's
+/// metadata, so it may only name a file inside that folder: `None` for anything but a plain name.
+pub fn named_target_path(named: &str) -> Option<std::path::PathBuf> {
+    let plain = !named.is_empty() && !named.contains(['/', '\\', ':']) && !named.starts_with('.') && !named.chars().any(char::is_control);
+    plain.then(|| Path::new(TARGETS_DIR).join(format!("{named}.png")))
+}
+
 /// Largest picture side any input may declare (targets, digits).
 pub const MAX_PICTURE_SIDE: u32 = 4096;
 

@@ -4,6 +4,7 @@
 pub mod digits;
 pub mod feed;
 pub mod kiosk;
+pub mod scenario;
 pub mod teach;
 
 use bevy::prelude::*;
@@ -30,6 +31,8 @@ pub const GRID_SIZES: [u32; 7] = [64, 96, 128, 192, 256, 512, 1024];
 pub struct SceneSettings {
     /// Grid side in cells.
     pub grid_size: u32,
+    /// A grid of this width and height instead (a scenario's), whatever the kind.
+    pub grid_shape: Option<(u32, u32)>,
     /// Fire-hash seed of the grid.
     pub seed: u32,
     /// The model of species 0 (none until one has loaded).
@@ -57,6 +60,7 @@ impl Default for SceneSettings {
     fn default() -> Self {
         Self {
             grid_size: 128,
+            grid_shape: None,
             seed: 0,
             model: None,
             dark_background: false,
@@ -102,7 +106,7 @@ pub struct ScenePlugin;
 
 impl Plugin for ScenePlugin {
     fn build(&self, app: &mut App) {
-        app.add_plugins((kiosk::KioskPlugin, digits::DigitsPlugin, teach::TeachPlugin))
+        app.add_plugins((kiosk::KioskPlugin, digits::DigitsPlugin, teach::TeachPlugin, scenario::ScenarioPlugin))
             .init_resource::<SceneSettings>()
             .init_resource::<feed::GridFeed>()
             .add_message::<SceneCommand>()
@@ -200,8 +204,9 @@ fn sync_grid(
     }
     let Some(model) = &settings.model else { return };
     // An MNIST canvas is wide enough for a number; a growing grid is square.
-    let size_for = |kind: Option<ModelKind>| match kind {
-        Some(ModelKind::Mnist) => digits.canvas,
+    let size_for = |kind: Option<ModelKind>| match (settings.grid_shape, kind) {
+        (Some(shape), _) => shape,
+        (None, Some(ModelKind::Mnist)) => digits.canvas,
         _ => (settings.grid_size, settings.grid_size),
     };
     if grids.is_empty() {

@@ -34,6 +34,9 @@ pub enum SimSystems {
     Receive,
     /// The transport controls set this frame's steps (in `PostUpdate`, before `Plan`).
     Playback,
+    /// Scripts (a playing scenario, a recording) adjust and read the frame's steps and edits
+    /// (in `PostUpdate`, between `Playback` and `Plan`).
+    Script,
     /// Plans are built from settings and queued edits (in `PostUpdate`, last).
     Plan,
 }
@@ -91,7 +94,7 @@ impl Plugin for SimPlugin {
             .init_asset_loader::<NcaModelLoader>()
             .init_resource::<GpuStatus>()
             .init_resource::<GridSnapshots>()
-            .configure_sets(PostUpdate, (SimSystems::Playback, SimSystems::Plan).chain())
+            .configure_sets(PostUpdate, (SimSystems::Playback, SimSystems::Script, SimSystems::Plan).chain())
             .configure_sets(Update, SimSystems::Edit)
             .configure_sets(PreUpdate, SimSystems::Receive)
             .add_systems(PreUpdate, readback::receive_readbacks.in_set(SimSystems::Receive))

@@ -6,6 +6,7 @@ use bevy_egui::{EguiContexts, EguiPrimaryContextPass, egui};
 
 mod digits;
 mod file_browser;
+mod scenario;
 mod teach;
 
 pub use file_browser::FileBrowser;
@@ -59,6 +60,7 @@ fn panel(
     mut commands: MessageWriter<SceneCommand>,
     mut digits_ui: digits::DigitsUi,
     mut teach_ui: teach::TeachUi,
+    mut scenario_ui: scenario::ScenarioUi,
 ) -> Result {
     let dt = time.delta_secs();
     if dt > 0.0 {
@@ -191,7 +193,9 @@ fn panel(
             if kind == ModelKind::Growing {
                 egui::ComboBox::from_label("grid size").selected_text(format!("{0}×{0}", scene.grid_size)).show_ui(ui, |ui| {
                     for size in GRID_SIZES {
-                        ui.selectable_value(&mut scene.grid_size, size, format!("{size}×{size}"));
+                        if ui.selectable_value(&mut scene.grid_size, size, format!("{size}×{size}")).clicked() {
+                            scene.grid_shape = None;
+                        }
                     }
                 });
             } else {
@@ -299,6 +303,7 @@ fn panel(
             ui.separator();
             let step = grid.map_or(0, |g| g.step);
             ui.label(format!("step {step} · {:.0} steps/s · {:.0} fps", state.steps_per_second, state.fps));
+            scenario::scenario_section(ui, &mut scenario_ui, step);
 
             ui.separator();
             egui::CollapsingHeader::new("Shortcuts").default_open(false).show(ui, |ui| {
