@@ -250,3 +250,54 @@ fn window_teaches_a_picture_and_reports_it() {
     assert!(teach["iterations"].as_u64().unwrap() >= 10, "{teach}");
     assert!(image::open(&shot).is_ok());
 }
+
+/// `nca scenario run` end to end: several seeds (a panic in clap once), both backends, the files
+/// other tools read; and a broken scenario is one line with its line and column, exit status 1.
+#[test]
+fn scenario_runs_headless_over_seeds_and_refuses_broken_files() {
+    let dir = tempfile::tempdir().unwrap();
+    let file = dir.path().join("cut.ron");
+    let lizard = std::path::absolute("trained/lizard_regenerating.safetensors").unwrap();
+    std::fs::write(
+        &file,
+        format!(
+            r#"Scenario(version: 1, grid: (width: 48, height: 48), species: [(name: "l", model: "{}")],
+               organisms: [(species: "l", at: (24, 24))], steps: 40,
+               events: [(step: 30, do: Cut(from: (0.0, 24.0), to: (48.0, 24.0), width: 3.0))],
+               record: (every: 5, gif: (every: 10, scale: 1)))"#,
+            lizard.display()
+        ),
+    )
+    .unwrap();
+    for backend in ["cpu", "gpu"] {
+        let out = dir.path().join(backend);
+        nca(&[
+            "scenario",
+            "run",
+            file.to_str().unwrap(),
+            "--out",
+            out.to_str().unwrap(),
+            "--backend",
+            backend,
+            "--seeds",
+            "0..3",
+            "--quiet",
+        ]);
+        let csv = std::fs::read_to_string(out.join("metrics.csv")).unwrap();
+        assert_eq!(csv.lines().count(), 1 + 3 * 9 * 2, "3 seeds × 9 recorded steps × (grid, organism)");
+        assert!(out.join("summary.csv").is_file() && out.join("seed-2/run.gif").is_file());
+        let last = load_state(&out.join("seed-0/final.safetensors")).unwrap();
+        assert_eq!((last.width, last.height, last.channels), (48, 48, 16));
+    }
+    let cpu = load_state(&dir.path().join("cpu/seed-1/final.safetensors")).unwrap();
+    let gpu = load_state(&dir.path().join("gpu/seed-1/final.safetensors")).unwrap();
+    assert!(diff(&cpu.data, &gpu.data).0 < 1e-3, "CPU and GPU runs of one scenario agree");
+
+    std::fs::write(&file, "Scenario(\n  version: 1,\n  grid: (width: 48 height: 48),\n)").unwrap();
+    let bad =
+        Command::new(env!("CARGO_BIN_EXE_nca")).args(["scenario", "run", file.to_str().unwrap(), "--out", "unused"]).output().unwrap();
+    let stderr = String::from_utf8_lossy(&bad.stderr);
+    assert_eq!(bad.status.code(), Some(1), "{stderr}");
+    assert_eq!(stderr.lines().count(), 1, "{stderr}");
+    assert!(stderr.contains(&format!("{}:3:", file.display())), "{stderr}");
+}

@@ -253,6 +253,8 @@ fn start_scene(
         let mut player = crate::scene::scenario::ScenarioPlayer::new((*scene_file).clone(), path);
         let first = crate::scene::scenario::stage(&mut player, &mut scene, &mut digits, &mut models);
         bevy_commands.insert_resource(player);
+        // Chosen now, so nothing that looks for a model this frame picks another one.
+        scene.model = Some(first.clone());
         commands.write(SceneCommand::SetModel(first));
         return;
     }

@@ -26,7 +26,7 @@ pub enum ScenarioCommand {
         /// Fire-hash seeds to repeat the run over: `3`, `0..8` (8 excluded) or `1,4,9`. With more
         /// than one, summary.csv holds each metric's median and spread.
         #[arg(long, value_parser = parse_seeds)]
-        seeds: Option<Vec<u32>>,
+        seeds: Option<Seeds>,
         /// No progress bar.
         #[arg(long)]
         quiet: bool,
@@ -38,8 +38,12 @@ pub enum ScenarioCommand {
     },
 }
 
+/// Fire-hash seeds of `--seeds` (one value on the command line, so clap must not see a list).
+#[derive(Clone, Debug, PartialEq)]
+pub struct Seeds(pub Vec<u32>);
+
 /// Parses `3`, `0..8` or `1,4,9`.
-pub fn parse_seeds(text: &str) -> Result<Vec<u32>, String> {
+pub fn parse_seeds(text: &str) -> Result<Seeds, String> {
     let number = |s: &str| s.trim().parse::<u32>().map_err(|_| format!("'{s}' is not a seed (0 to {})", u32::MAX));
     let seeds: Vec<u32> = if let Some((a, b)) = text.split_once("..") {
         let (a, b) = (number(a)?, number(b)?);
@@ -53,7 +57,7 @@ pub fn parse_seeds(text: &str) -> Result<Vec<u32>, String> {
     if seeds.is_empty() || seeds.len() > 1000 {
         return Err(format!("{text}: between 1 and 1000 seeds, not {}", seeds.len()));
     }
-    Ok(seeds)
+    Ok(Seeds(seeds))
 }
 
 /// A progress bar on stderr, redrawn at most every tenth of a second.
@@ -94,7 +98,7 @@ pub fn run_command(command: ScenarioCommand) -> Result<(), String> {
         }
         ScenarioCommand::Run { file, out, backend, seeds, quiet } => {
             let scene = LoadedScenario::load(&file)?;
-            let seeds = seeds.unwrap_or_else(|| vec![scene.scenario.grid.seed]);
+            let seeds = seeds.map_or_else(|| vec![scene.scenario.grid.seed], |s| s.0);
             let mut engine: Box<dyn ScenarioBackend> = match backend {
                 Backend::Cpu => Box::new(CpuBackend::default()),
                 Backend::Gpu => {
@@ -144,9 +148,9 @@ mod tests {
 
     #[test]
     fn seeds_parse_as_ranges_lists_and_single_seeds() {
-        assert_eq!(parse_seeds("0..8").unwrap(), (0..8).collect::<Vec<_>>());
-        assert_eq!(parse_seeds("1,4,9").unwrap(), vec![1, 4, 9]);
-        assert_eq!(parse_seeds("7").unwrap(), vec![7]);
+        assert_eq!(parse_seeds("0..8").unwrap().0, (0..8).collect::<Vec<_>>());
+        assert_eq!(parse_seeds("1,4,9").unwrap().0, vec![1, 4, 9]);
+        assert_eq!(parse_seeds("7").unwrap().0, vec![7]);
         for bad in ["", "3..3", "8..2", "a", "-1", "0..5000"] {
             assert!(parse_seeds(bad).is_err(), "{bad} should be refused");
         }

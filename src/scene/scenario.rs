@@ -41,17 +41,35 @@ pub struct ScenarioPlayer {
     pub finished: bool,
     /// The digits scene's canvas settings before the scenario took them, for when it leaves.
     digits_before: Option<DigitsCanvas>,
+    /// The panel's names of the models the scenario made.
+    names: Vec<(AssetId<NcaModel>, String)>,
 }
 
 impl ScenarioPlayer {
     /// A player for `scene`.
     pub fn new(scene: LoadedScenario, source: PathBuf) -> Self {
-        Self { scene, source, start_models: Vec::new(), cursor: 0, last_step: 0, abandoned: false, finished: false, digits_before: None }
+        Self {
+            scene,
+            source,
+            start_models: Vec::new(),
+            cursor: 0,
+            last_step: 0,
+            abandoned: false,
+            finished: false,
+            digits_before: None,
+            names: Vec::new(),
+        }
     }
 
     /// The step the run ends at.
     pub fn end(&self) -> u32 {
         self.scene.scenario.steps
+    }
+
+    /// The name of a model the scenario put on the grid (its species' name and file), for the
+    /// panel: these models live in memory, outside the library.
+    pub fn model_name(&self, model: AssetId<NcaModel>) -> Option<String> {
+        self.names.iter().find(|(id, _)| *id == model).map(|(_, name)| name.clone())
     }
 }
 
@@ -175,6 +193,10 @@ pub fn stage(
     digits.start = Some(Vec::new());
     digits.start_adversaries = None;
     player.start_models = player.scene.models.iter().map(|w| models.add(NcaModel::new(w.clone()))).collect();
+    let file_name = |p: &std::path::Path| p.file_stem().map_or_else(String::new, |s| s.to_string_lossy().into_owned());
+    player.names = (player.start_models.iter().zip(&player.scene.scenario.species).zip(&player.scene.model_paths))
+        .map(|((handle, species), path)| (handle.id(), format!("{} ({})", species.name, file_name(path))))
+        .collect();
     player.cursor = 0;
     player.last_step = 0;
     player.finished = false;
@@ -235,6 +257,9 @@ fn play(
                     TimelineStep::Edits(list) => edits.queue.extend(list),
                     TimelineStep::Swap { species, weights } => {
                         let handle = models.add(NcaModel::new(*weights));
+                        let name = player.scene.scenario.species.get(species).map_or("?", |s| s.name.as_str());
+                        let name = format!("{name} (swapped at step {step})");
+                        player.names.push((handle.id(), name));
                         match species {
                             0 => grid.model = handle,
                             i => {

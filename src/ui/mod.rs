@@ -98,8 +98,10 @@ fn panel(
             ui.separator();
             ui.label("Model");
             let current = scene.model.clone();
-            let current_name =
-                current.as_ref().and_then(|h| library.entry(h).map(|e| e.name.clone())).unwrap_or_else(|| "(loading…)".into());
+            let current_name = current
+                .as_ref()
+                .and_then(|h| library.entry(h).map(|e| e.name.clone()).or_else(|| scenario_ui.model_name(h)))
+                .unwrap_or_else(|| "(loading…)".into());
             egui::ComboBox::from_id_salt("model_picker").width(260.0).selected_text(current_name).show_ui(ui, |ui| {
                 for entry in &library.entries {
                     let loaded = models.get(&entry.handle);
@@ -294,6 +296,7 @@ fn panel(
                             .entry(handle)
                             .map(|e| e.name.clone())
                             .or_else(|| teach::lesson_model_name(&teach_ui.state, &library, handle))
+                            .or_else(|| scenario_ui.model_name(handle))
                             .unwrap_or_else(|| "(unnamed)".to_string());
                         ui.label(format!("{id}: {name}"));
                     });

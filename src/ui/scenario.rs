@@ -19,6 +19,13 @@ pub struct ScenarioUi<'w> {
     commands: MessageWriter<'w, ScenarioCommand>,
 }
 
+impl ScenarioUi<'_> {
+    /// The name of a model a scenario put on the grid.
+    pub fn model_name(&self, model: &Handle<crate::sim::NcaModel>) -> Option<String> {
+        self.player.as_ref().and_then(|p| p.model_name(model.id()))
+    }
+}
+
 /// A file name that sorts by time and never overwrites an earlier one.
 fn stamped(dir: &str, stem: &str, ext: &str) -> PathBuf {
     let seconds = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map_or(0, |d| d.as_secs());

@@ -139,11 +139,13 @@ pub fn write(scene: &LoadedScenario, records: &[RunRecord], out: &Path) -> Resul
             put(dir.join(format!("{name}.png")), &png(picture(scene, grid, 1))?)?;
         }
         let record_spec = &scene.scenario.record;
+        // Frames are drawn as large as the GIF's (2 pixels a cell without one).
+        let frame_scale = record_spec.gif.as_ref().map_or(2, |g| g.scale);
         if let Some(n) = record_spec.frames {
             let frames = dir.join("frames");
             std::fs::create_dir_all(&frames).map_err(|e| format!("{}: cannot create it: {e}", frames.display()))?;
             for (step, grid) in record.frames.iter().filter(|(s, _)| s % n == 0 || *s == last_step) {
-                put(frames.join(format!("{step:07}.png")), &png(picture(scene, grid, 1))?)?;
+                put(frames.join(format!("{step:07}.png")), &png(picture(scene, grid, frame_scale))?)?;
             }
         }
         if let Some(gif) = &record_spec.gif {

@@ -146,22 +146,23 @@ fn nearest_organism(organisms: &[[u32; 2]], x: u32, y: u32) -> usize {
     (0..organisms.len()).min_by_key(|&i| (d(&organisms[i]), i)).unwrap_or(0)
 }
 
-fn regions(scene: &LoadedScenario, digits: &[PlacedDigit], species_of: &[u32]) -> Vec<Region> {
+/// The regions that do not move during a run (all but the species'), worked out once: the grid,
+/// each organism's, each digit's box (a mutation keeps the box) and the named rectangles.
+fn fixed_regions(scene: &LoadedScenario) -> Vec<Region> {
     let s = &scene.scenario;
     let (w, h) = (s.grid.width, s.grid.height);
     let all: Vec<u32> = (0..w * h).collect();
     let rect =
         |min: [u32; 2], max: [u32; 2]| -> Vec<u32> { (min[1]..max[1]).flat_map(|y| (min[0]..max[0]).map(move |x| y * w + x)).collect() };
     let mut out = vec![Region { name: "grid".into(), cells: all.clone(), target: None, digit: None }];
-    if s.species.len() > 1 {
-        for (i, sp) in s.species.iter().enumerate() {
-            let cells = all.iter().copied().filter(|&c| species_of[c as usize] == i as u32).collect();
-            out.push(Region { name: format!("species {}", sp.name), cells, target: None, digit: None });
+    let seeds: Vec<[u32; 2]> = s.organisms.iter().map(|o| o.at).collect();
+    let mut nearest: Vec<Vec<u32>> = vec![Vec::new(); seeds.len()];
+    if !seeds.is_empty() {
+        for &c in &all {
+            nearest[nearest_organism(&seeds, c % w, c / w)].push(c);
         }
     }
-    let seeds: Vec<[u32; 2]> = s.organisms.iter().map(|o| o.at).collect();
-    for (i, o) in s.organisms.iter().enumerate() {
-        let cells = all.iter().copied().filter(|&c| nearest_organism(&seeds, c % w, c / w) == i).collect();
+    for ((i, o), cells) in s.organisms.iter().enumerate().zip(nearest) {
         let species = s.species_index(&o.species).unwrap_or(0);
         let target = scene.targets[species]
             .as_ref()
@@ -169,7 +170,7 @@ fn regions(scene: &LoadedScenario, digits: &[PlacedDigit], species_of: &[u32]) -
         let name = o.name.clone().unwrap_or_else(|| format!("organism {i}"));
         out.push(Region { name, cells, target, digit: None });
     }
-    for (i, d) in digits.iter().enumerate() {
+    for (i, d) in scene.digits.iter().enumerate() {
         let (min, max) = d.bounds(w, h);
         out.push(Region { name: format!("digit {i}"), cells: rect(min, max), target: None, digit: Some(i) });
     }
@@ -179,13 +180,37 @@ fn regions(scene: &LoadedScenario, digits: &[PlacedDigit], species_of: &[u32]) -
     out
 }
 
-/// The metrics of every region of `state`; `before` is the state just before the last step.
-fn measure(scene: &LoadedScenario, digits: &[PlacedDigit], seed: u32, step: u32, state: &Grid, before: Option<&Grid>) -> Vec<MetricRow> {
+/// Where a run is, for [`measure`].
+struct Moment<'a> {
+    seed: u32,
+    step: u32,
+    /// The digits as they are now (a mutation changes their class).
+    digits: &'a [PlacedDigit],
+}
+
+/// The metrics of every region of `state`; `update` is the state just before and just after
+/// the last step (before this step's events).
+fn measure(scene: &LoadedScenario, fixed: &[Region], at: &Moment, state: &Grid, update: Option<(&Grid, &Grid)>) -> Vec<MetricRow> {
     let kind = scene.kind;
     let alive = kind.alive_mask(state);
+    let alive_after = update.map(|(_, after)| kind.alive_mask(after));
     let c = state.channels;
-    regions(scene, digits, &state.species)
-        .into_iter()
+    let s = &scene.scenario;
+    let mut species_regions = Vec::new();
+    if s.species.len() > 1 {
+        let mut cells: Vec<Vec<u32>> = vec![Vec::new(); s.species.len()];
+        for (i, &sp) in state.species.iter().enumerate() {
+            if let Some(list) = cells.get_mut(sp as usize) {
+                list.push(i as u32);
+            }
+        }
+        for (sp, cells) in s.species.iter().zip(cells) {
+            species_regions.push(Region { name: format!("species {}", sp.name), cells, target: None, digit: None });
+        }
+    }
+    // The grid first, then the species, then the rest, as the CSV lists them.
+    let order = fixed[..1].iter().chain(&species_regions).chain(&fixed[1..]);
+    order
         .map(|region| {
             let living: Vec<usize> = region.cells.iter().map(|&i| i as usize).filter(|&i| alive[i]).collect();
             let mean_over = |f: &dyn Fn(usize) -> f64| {
@@ -193,10 +218,16 @@ fn measure(scene: &LoadedScenario, digits: &[PlacedDigit], seed: u32, step: u32,
             };
             let abs_sum = |g: &Grid, i: usize| g.data[i * c..(i + 1) * c].iter().map(|v| v.abs() as f64).sum::<f64>();
             let mean_abs_state = mean_over(&|i| abs_sum(state, i));
-            let mean_abs_update = before.map(|b| {
-                mean_over(&|i| {
-                    b.data[i * c..(i + 1) * c].iter().zip(&state.data[i * c..(i + 1) * c]).map(|(x, y)| (y - x).abs() as f64).sum()
-                })
+            let mean_abs_update = update.zip(alive_after.as_ref()).map(|((before, after), alive_after)| {
+                let living: Vec<usize> = region.cells.iter().map(|&i| i as usize).filter(|&i| alive_after[i]).collect();
+                let sum: f64 = living
+                    .iter()
+                    .map(|&i| {
+                        let (b, a) = (&before.data[i * c..(i + 1) * c], &after.data[i * c..(i + 1) * c]);
+                        b.iter().zip(a).map(|(x, y)| (y - x).abs() as f64).sum::<f64>()
+                    })
+                    .sum();
+                if living.is_empty() { 0.0 } else { sum / (living.len() * c) as f64 }
             });
             let loss = region.target.and_then(|(species, origin)| {
                 let target = scene.targets[species].as_ref()?;
@@ -215,13 +246,13 @@ fn measure(scene: &LoadedScenario, digits: &[PlacedDigit], seed: u32, step: u32,
                     let (best, count) = votes.iter().enumerate().max_by_key(|&(k, v)| (*v, std::cmp::Reverse(k))).expect("ten classes");
                     majority = Some(best as u8);
                     agreement = Some(*count as f64 / n);
-                    accuracy = digits[d].label.map(|l| votes[l as usize] as f64 / n);
+                    accuracy = at.digits[d].label.map(|l| votes[l as usize] as f64 / n);
                 }
             }
             MetricRow {
-                seed,
-                step,
-                region: region.name,
+                seed: at.seed,
+                step: at.step,
+                region: region.name.clone(),
                 cells: region.cells.len() as u64,
                 alive: living.len() as u64,
                 loss,
@@ -302,6 +333,7 @@ pub fn run(
     moments.extend(&before_metrics);
     moments.insert(s.steps);
 
+    let fixed = fixed_regions(scene);
     backend.start(scene, seed)?;
     let mut digits = scene.digits.clone();
     let mut record = RunRecord { seed, rows: Vec::new(), frames: Vec::new(), snapshots: Vec::new(), last: Grid::new(1, 1, 1) };
@@ -335,18 +367,9 @@ pub fn run(
             _ => backend.state()?,
         };
         if metrics.contains(&now) {
-            let update = match (&before, &stepped) {
-                (Some(b), Some(after)) => Some((b, after)),
-                _ => None,
-            };
-            let mut rows = measure(scene, &digits, seed, now, &state, None);
-            if let Some((b, after)) = update {
-                let updates = measure(scene, &digits, seed, now, after, Some(b));
-                for (row, u) in rows.iter_mut().zip(updates) {
-                    row.mean_abs_update = u.mean_abs_update;
-                }
-            }
-            record.rows.extend(rows);
+            let update = before.as_ref().zip(stepped.as_ref());
+            let at = Moment { seed, step: now, digits: &digits };
+            record.rows.extend(measure(scene, &fixed, &at, &state, update));
         }
         if frames.contains(&now) {
             record.frames.push((now, state.clone()));
