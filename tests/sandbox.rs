@@ -700,6 +700,74 @@ fn a_recording_replays_to_the_same_state(s: &mut Sandbox) {
     s.app.world_mut().remove_resource::<ScenarioPlayer>();
 }
 
+/// A kiosk's playlist plays its scenarios in turn, each on its own grid; Save scene writes the
+/// scene with its model beside it, and the file reads back.
+fn a_playlist_plays_in_turn_and_a_scene_saves(s: &mut Sandbox) {
+    use nca_sandbox::model::scenario::LoadedScenario;
+    use nca_sandbox::scene::scenario::{Playlist, ScenarioCommand, ScenarioPlayer, ScenarioStatus, stage};
+    let original = sandbox_model(s);
+    let model = s.model_file.display().to_string();
+    let write = |name: &str, size: (u32, u32)| {
+        let file = s._dir.path().join(name);
+        let text = format!(
+            r#"Scenario(version: 1, name: "{name}", grid: (width: {}, height: {}), species: [(name: "l", model: "{model}")],
+               organisms: [(species: "l", at: (10, 10))], steps: 12)"#,
+            size.0, size.1
+        );
+        std::fs::write(&file, text).unwrap();
+        (std::sync::Arc::new(LoadedScenario::load(&file).unwrap()), file)
+    };
+    let items = vec![write("a.ron", (40, 40)), write("b.ron", (56, 32))];
+    let mut playlist = Playlist::new(items.clone());
+    playlist.hold_seconds = 0.0;
+    let first = {
+        let world = s.app.world_mut();
+        let mut player = ScenarioPlayer::new((*items[0].0).clone(), items[0].1.clone());
+        let first = world.resource_scope(|world, mut settings: Mut<nca_sandbox::scene::SceneSettings>| {
+            world.resource_scope(|world, mut digits: Mut<DigitsSettings>| {
+                world.resource_scope(|_, mut models: Mut<Assets<NcaModel>>| stage(&mut player, &mut settings, &mut digits, &mut models))
+            })
+        });
+        world.insert_resource(player);
+        world.insert_resource(playlist);
+        first
+    };
+    s.app.world_mut().write_message(SceneCommand::SetModel(first));
+    s.playback().paused = false;
+    s.playback().speed = Speed::Four;
+    let shape = |s: &mut Sandbox| {
+        let entity = s.grid();
+        let g = s.app.world().get::<CaGrid>(entity).unwrap();
+        (g.width, g.height)
+    };
+    s.until("the first scenario runs", |app| app.world().resource::<ScenarioPlayer>().source == items[0].1);
+    s.until("the second scenario starts", |app| app.world().resource::<ScenarioPlayer>().source == items[1].1);
+    s.until("its grid is its own", |app| {
+        let mut q = app.world_mut().query_filtered::<&CaGrid, With<SandboxGrid>>();
+        q.iter(app.world()).next().is_some_and(|g| (g.width, g.height) == (56, 32) && g.step > 0)
+    });
+    assert_eq!(shape(s), (56, 32));
+    s.until("the playlist comes round again", |app| app.world().resource::<Playlist>().index == 0);
+
+    // Save scene: the playing scenario, its model written beside it.
+    let saved = s._dir.path().join("saved.ron");
+    s.app.world_mut().write_message(ScenarioCommand::SaveScene(saved.clone()));
+    s.update();
+    let status = s.app.world().resource::<ScenarioStatus>().message.clone().unwrap_or_default();
+    assert!(status.starts_with("saved"), "{status}");
+    let back = LoadedScenario::load(&saved).unwrap_or_else(|e| panic!("{e}"));
+    assert_eq!(back.model_paths[0], s._dir.path().join("saved.species0.safetensors"));
+    assert_eq!(back.scenario.organisms.len(), 1);
+
+    s.app.world_mut().remove_resource::<Playlist>();
+    s.app.world_mut().write_message(SceneCommand::SetModel(original));
+    s.update();
+    s.update();
+    assert_eq!(s.app.world().resource::<DigitsSettings>().canvas, (160, 64), "leaving gives back the scene before the playlist");
+    s.app.world_mut().remove_resource::<ScenarioPlayer>();
+    s.playback().paused = false;
+}
+
 fn lesson<T>(s: &Sandbox, read: impl FnOnce(&nca_sandbox::scene::teach::ActiveLesson) -> T) -> T {
     read(s.app.world().resource::<TeachState>().lesson.as_ref().expect("a lesson"))
 }
@@ -896,10 +964,11 @@ fn write_later(path: &Path, bytes: &[u8]) {
 fn sandbox_tools_transport_species_and_reload() {
     let mut s = Sandbox::new();
     type Check = fn(&mut Sandbox);
-    let checks: [(&str, Check); 18] = [
+    let checks: [(&str, Check); 19] = [
         ("kiosk: starts over when nothing lives and after idling", kiosk_starts_over_when_nothing_lives_and_after_idling),
         ("transport: speed and pause", transport),
         ("a recording replays to the same state", a_recording_replays_to_the_same_state),
+        ("a playlist plays in turn; a scene saves", a_playlist_plays_in_turn_and_a_scene_saves),
         ("a click erases a disc of the brush radius", click_erases_a_disc),
         ("a double-click plants a seed that grows", double_click_plants_a_seed_that_grows),
         ("the species brush plants another species", species_brush_plants_another_species),

@@ -176,7 +176,7 @@ fn apply_commands(
 
 /// Clears the grid, forgets other species and starts it as its kind says (a growing model: one
 /// seed in the centre).
-fn reset(grid: &mut CaGrid, edits: &mut crate::sim::GridEdits, models: &Assets<NcaModel>) {
+pub(crate) fn reset(grid: &mut CaGrid, edits: &mut crate::sim::GridEdits, models: &Assets<NcaModel>) {
     grid.step = 0;
     grid.extra_species.clear();
     edits.queue.clear();

@@ -398,22 +398,27 @@ fn apply_commands(
     player: Option<Res<ScenarioPlayer>>,
     models: Res<Assets<NcaModel>>,
     mut scene_commands: MessageWriter<super::SceneCommand>,
-    grids: Query<&CaGrid, With<SandboxGrid>>,
+    mut grids: Query<(&mut CaGrid, &mut GridEdits), With<SandboxGrid>>,
 ) {
     for message in messages.read() {
         let outcome = match message {
-            ScenarioCommand::StartRecording => {
-                recorder.active = true;
-                recorder.starting = true;
-                scene_commands.write(super::SceneCommand::Reset);
-                Ok("recording: the grid started over; everything you do is written with its step".to_string())
-            }
+            ScenarioCommand::StartRecording => match grids.iter_mut().next() {
+                None => Err("there is no grid to record yet".to_string()),
+                Some((mut grid, mut edits)) => {
+                    // From step 0 and a cleared grid (a canvas starts empty), so the replay, which
+                    // starts there too, meets the same fire hash at every step.
+                    super::reset(&mut grid, &mut edits, &models);
+                    recorder.active = true;
+                    recorder.starting = true;
+                    Ok("recording: the grid started over; everything you do is written with its step".to_string())
+                }
+            },
             ScenarioCommand::StopRecording(path) => {
                 recorder.finish(path).and_then(|(scenario, files)| save_with_models(path, &scenario, &files))
             }
             ScenarioCommand::SaveScene(path) => match grids.iter().next() {
                 None => Err("there is no grid to save yet".to_string()),
-                Some(grid) => scene_as_scenario(grid, &settings, player.as_deref(), &models, path)
+                Some((grid, _)) => scene_as_scenario(grid, &settings, player.as_deref(), &models, path)
                     .and_then(|(scenario, files)| save_with_models(path, &scenario, &files)),
             },
             ScenarioCommand::Restart => {
@@ -559,7 +564,10 @@ fn advance_playlist(
     playlist.index = (playlist.index + 1) % playlist.items.len();
     let (scene, path) = playlist.items[playlist.index].clone();
     info!("playlist: next scenario {}", path.display());
+    // What the scene was before the first scenario is what leaving the playlist gives back.
+    let before = player.digits_before.take();
     *player = ScenarioPlayer::new((*scene).clone(), path);
+    player.digits_before = before;
     let first = stage(&mut player, &mut settings, &mut digits, &mut models);
     playback.paused = false;
     scene_commands.write(super::SceneCommand::SetModel(first));

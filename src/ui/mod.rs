@@ -203,6 +203,12 @@ fn panel(
             } else {
                 digits::digits_section(ui, &mut digits_ui, &scene, &mut tools, &library, &models);
             }
+            let step = grid.map_or(0, |g| g.step);
+            // A playing scenario's progress comes before everything a person might change.
+            let scenario_first = scenario_ui.playing();
+            if scenario_first {
+                scenario::scenario_section(ui, &mut scenario_ui, step);
+            }
             teach::teach_section(ui, &mut teach_ui, kind);
             ui.separator();
             ui.label("Tools");
@@ -304,9 +310,10 @@ fn panel(
             }
 
             ui.separator();
-            let step = grid.map_or(0, |g| g.step);
             ui.label(format!("step {step} · {:.0} steps/s · {:.0} fps", state.steps_per_second, state.fps));
-            scenario::scenario_section(ui, &mut scenario_ui, step);
+            if !scenario_first {
+                scenario::scenario_section(ui, &mut scenario_ui, step);
+            }
 
             ui.separator();
             egui::CollapsingHeader::new("Shortcuts").default_open(false).show(ui, |ui| {

@@ -20,6 +20,11 @@ pub struct ScenarioUi<'w> {
 }
 
 impl ScenarioUi<'_> {
+    /// Whether a scenario is playing (not left for another model).
+    pub fn playing(&self) -> bool {
+        self.player.as_ref().is_some_and(|p| !p.abandoned)
+    }
+
     /// The name of a model a scenario put on the grid.
     pub fn model_name(&self, model: &Handle<crate::sim::NcaModel>) -> Option<String> {
         self.player.as_ref().and_then(|p| p.model_name(model.id()))
