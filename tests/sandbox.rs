@@ -640,36 +640,23 @@ fn bad_digit_pictures_and_missing_samples_are_reported(s: &mut Sandbox) {
     s.update();
 }
 
-/// Record what a person does, then play the recording back in the same window: the same state,
-/// bit for bit (same backend, same steps, the edits on the steps they landed on).
-fn a_recording_replays_to_the_same_state(s: &mut Sandbox) {
+/// Records what `act` does from a fresh start, then plays the recording back in the same window:
+/// the same state, bit for bit (same backend, same steps, the edits on the steps they landed on).
+/// Returns the recording; the player stays (the caller leaves it by picking a model).
+fn record_and_replay(s: &mut Sandbox, name: &str, act: &dyn Fn(&mut Sandbox)) -> nca_sandbox::model::scenario::LoadedScenario {
     use nca_sandbox::model::scenario::LoadedScenario;
     use nca_sandbox::scene::scenario::{ScenarioCommand, ScenarioPlayer, ScenarioRecorder, stage};
-    let original = sandbox_model(s);
-    let file = s._dir.path().join("recorded.ron");
-    s.playback().paused = false;
-    s.playback().speed = Speed::Two;
+    let file = s._dir.path().join(name);
     s.app.world_mut().write_message(ScenarioCommand::StartRecording);
     s.until("the recording starts", |app| app.world().resource::<ScenarioRecorder>().event_count() > 0);
-    let target = s.step() + 40;
-    s.until("the lizard grows", |app| grid_step(app).unwrap() >= target);
-    s.app.world_mut().resource_mut::<ToolSettings>().tool = Tool::Erase;
-    s.app.world_mut().resource_mut::<ToolSettings>().brush_radius = 5.0;
-    s.click(Vec2::new(48.0, 44.0), 1);
-    s.app.world_mut().resource_mut::<nca_sandbox::scene::SceneSettings>().rotation_degrees = 30.0;
-    let target = s.step() + 25;
-    s.until("it heals a little", |app| grid_step(app).unwrap() >= target);
+    act(s);
     let recorded = s.pause_and_read();
     let recorded_step = s.step();
     s.app.world_mut().write_message(ScenarioCommand::StopRecording(file.clone()));
     s.update();
     let scene = LoadedScenario::load(&file).unwrap_or_else(|e| panic!("{e}"));
     assert_eq!(scene.scenario.steps, recorded_step, "the recording ends where the grid is");
-    let actions = |f: &dyn Fn(&nca_sandbox::model::scenario::Action) -> bool| scene.scenario.events.iter().filter(|e| f(&e.action)).count();
-    assert!(actions(&|a| matches!(a, nca_sandbox::model::scenario::Action::Rotate(_))) == 1, "{:?}", scene.scenario.events);
-    assert!(actions(&|a| matches!(a, nca_sandbox::model::scenario::Action::Edits(_))) >= 2, "the start and the erase");
 
-    // Replay in the same window.
     let first = {
         let world = s.app.world_mut();
         let mut player = ScenarioPlayer::new(scene.clone(), file.clone());
@@ -688,16 +675,68 @@ fn a_recording_replays_to_the_same_state(s: &mut Sandbox) {
     let replayed = s.pause_and_read();
     assert_eq!(s.step(), recorded_step);
     assert!(replayed.data == recorded.data, "the replay differs from the recording by {:e}", diff(&replayed.data, &recorded.data).0);
+    assert_eq!(replayed.species, recorded.species);
+    scene
+}
 
-    // Picking another model leaves the scenario and gives the scene back as it was.
+/// Leaves a playing scenario by picking `model`; the scene is given back as it was.
+fn leave_scenario(s: &mut Sandbox, model: Handle<NcaModel>) {
+    use nca_sandbox::scene::scenario::ScenarioPlayer;
     s.app.world_mut().resource_mut::<nca_sandbox::scene::SceneSettings>().rotation_degrees = 0.0;
-    s.app.world_mut().write_message(SceneCommand::SetModel(original));
+    s.app.world_mut().write_message(SceneCommand::SetModel(model));
     s.update();
     s.update();
     assert!(s.app.world().resource::<ScenarioPlayer>().abandoned);
     assert_eq!(s.app.world().resource::<nca_sandbox::scene::SceneSettings>().grid_shape, None);
     assert_eq!(s.app.world().resource::<DigitsSettings>().canvas, (160, 64), "the digits canvas is given back");
     s.app.world_mut().remove_resource::<ScenarioPlayer>();
+}
+
+fn a_recording_replays_to_the_same_state(s: &mut Sandbox) {
+    use nca_sandbox::model::scenario::Action;
+    let original = sandbox_model(s);
+    s.playback().paused = false;
+    s.playback().speed = Speed::Two;
+    let scene = record_and_replay(s, "recorded.ron", &|s| {
+        let target = s.step() + 40;
+        s.until("the lizard grows", |app| grid_step(app).unwrap() >= target);
+        s.app.world_mut().resource_mut::<ToolSettings>().tool = Tool::Erase;
+        s.app.world_mut().resource_mut::<ToolSettings>().brush_radius = 5.0;
+        s.click(Vec2::new(48.0, 44.0), 1);
+        s.app.world_mut().resource_mut::<nca_sandbox::scene::SceneSettings>().rotation_degrees = 30.0;
+        let target = s.step() + 25;
+        s.until("it heals a little", |app| grid_step(app).unwrap() >= target);
+    });
+    let count = |f: &dyn Fn(&Action) -> bool| scene.scenario.events.iter().filter(|e| f(&e.action)).count();
+    assert_eq!(count(&|a| matches!(a, Action::Rotate(_))), 1, "{:?}", scene.scenario.events);
+    assert!(count(&|a| matches!(a, Action::Edits(_))) >= 2, "the start and the erase");
+    leave_scenario(s, original);
+}
+
+/// On a digits canvas too (a canvas reset keeps its step, so Record once never started there).
+fn a_recording_on_a_canvas_replays(s: &mut Sandbox) {
+    use nca_sandbox::model::grid::Edit;
+    use nca_sandbox::model::scenario::Action;
+    let original = sandbox_model(s);
+    s.playback().paused = false;
+    s.playback().speed = Speed::Two;
+    let scene = record_and_replay(s, "canvas.ron", &|s| {
+        digit_command(s, DigitCommand::Place { source: DigitSource::Sample { class: 7, index: Some(0) }, at: Some([40.0, 32.0]) });
+        let target = s.step() + 15;
+        s.until("the 7 thinks", |app| grid_step(app).unwrap() >= target);
+        digit_command(s, DigitCommand::Place { source: DigitSource::Sample { class: 1, index: Some(0) }, at: Some([40.0, 32.0]) });
+        let target = s.step() + 10;
+        s.until("the 1 thinks", |app| grid_step(app).unwrap() >= target);
+    });
+    assert_eq!(scene.kind, ModelKind::Mnist);
+    let placed = scene
+        .scenario
+        .events
+        .iter()
+        .filter(|e| matches!(&e.action, Action::Edits(list) if list.iter().any(|x| matches!(x, Edit::PlaceImage(_)))));
+    assert_eq!(placed.count(), 2, "both digits are in the recording");
+    leave_scenario(s, original);
+    s.playback().paused = false;
 }
 
 /// A kiosk's playlist plays its scenarios in turn, each on its own grid; Save scene writes the
@@ -964,7 +1003,7 @@ fn write_later(path: &Path, bytes: &[u8]) {
 fn sandbox_tools_transport_species_and_reload() {
     let mut s = Sandbox::new();
     type Check = fn(&mut Sandbox);
-    let checks: [(&str, Check); 19] = [
+    let checks: [(&str, Check); 20] = [
         ("kiosk: starts over when nothing lives and after idling", kiosk_starts_over_when_nothing_lives_and_after_idling),
         ("transport: speed and pause", transport),
         ("a recording replays to the same state", a_recording_replays_to_the_same_state),
@@ -988,6 +1027,7 @@ fn sandbox_tools_transport_species_and_reload() {
         ("a handwriting lesson learns under the person's writing", a_handwriting_lesson_learns_under_the_persons_writing),
         ("a chimera preset builds the paper's chimera", a_chimera_preset_builds_the_papers_chimera),
         ("sprinkling adversaries and removing them", sprinkling_adversaries_and_removing_them),
+        ("a recording on a canvas replays", a_recording_on_a_canvas_replays),
         ("the kiosk plays by itself until touched", the_kiosk_plays_by_itself_until_touched),
         ("bad digit pictures and missing samples are reported", bad_digit_pictures_and_missing_samples_are_reported),
     ];
