@@ -193,7 +193,12 @@ fn panel(
             ui.add(egui::Slider::new(&mut scene.rotation_degrees, 0.0..=360.0).text("rotation °"));
             let kind = grid.and_then(|g| g.kind(&models)).unwrap_or(ModelKind::Growing);
             if kind == ModelKind::Growing {
-                egui::ComboBox::from_label("grid size").selected_text(format!("{0}×{0}", scene.grid_size)).show_ui(ui, |ui| {
+                // A scenario's grid keeps its own shape until a size is picked here.
+                let shown = match scene.grid_shape {
+                    Some((w, h)) => format!("{w}×{h} (scenario)"),
+                    None => format!("{0}×{0}", scene.grid_size),
+                };
+                egui::ComboBox::from_label("grid size").selected_text(shown).show_ui(ui, |ui| {
                     for size in GRID_SIZES {
                         if ui.selectable_value(&mut scene.grid_size, size, format!("{size}×{size}")).clicked() {
                             scene.grid_shape = None;
