@@ -9,6 +9,13 @@ use super::idx::Digits;
 use super::kind::{LABEL_ALIVE, LABEL_SPECIES_SHIFT};
 use super::mnist::{CLASSES, CellLabel};
 
+/// Where the bundled sample digits are (`nca mnist-samples` makes them): in the working folder,
+/// else in the source tree this binary was built from.
+pub fn default_samples_path() -> std::path::PathBuf {
+    let here = std::path::PathBuf::from("assets/mnist/samples.png");
+    if here.is_file() { here } else { std::path::PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("assets/mnist/samples.png") }
+}
+
 /// Side of an MNIST digit.
 pub const SIDE: usize = 28;
 

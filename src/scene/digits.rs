@@ -30,11 +30,7 @@ pub const CANVAS_SIZES: [(u32, u32); 5] = [(64, 64), (96, 64), (160, 64), (224, 
 /// Scales a placed digit can take (the paper: cells cope with sizes they were not trained on).
 pub const SCALES: [f32; 3] = [1.0, 1.5, 2.0];
 
-/// Where the bundled sample digits are (`nca mnist-samples` makes them).
-pub fn default_samples_path() -> PathBuf {
-    let here = PathBuf::from("assets/mnist/samples.png");
-    if here.is_file() { here } else { PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("assets/mnist/samples.png") }
-}
+pub use crate::model::digits::default_samples_path;
 
 /// A digit to put on the canvas.
 #[derive(Clone, Debug, PartialEq)]

@@ -316,27 +316,7 @@ fn record(
             return;
         }
         recorder.starting = false;
-        let background =
-            if settings.dark_background { crate::sim::display::DARK_BACKGROUND } else { crate::sim::display::LIGHT_BACKGROUND };
-        recorder.start = Some(Scenario {
-            version: SCENARIO_VERSION,
-            name: "Recorded in the window".into(),
-            description: String::new(),
-            grid: GridSpec {
-                kind: Some(kind),
-                width: grid.width,
-                height: grid.height,
-                seed: grid.seed,
-                background,
-                rotation: grid.rotation_degrees,
-            },
-            species: Vec::new(),
-            organisms: Vec::new(),
-            digits: Vec::new(),
-            steps: 1,
-            events: Vec::new(),
-            record: RecordSpec::default(),
-        });
+        recorder.start = Some(grid_as_scenario("Recorded in the window", grid, kind, &settings));
         recorder.rotation = grid.rotation_degrees;
         recorder.species.clear();
         recorder.models.clear();
@@ -371,6 +351,30 @@ fn record(
     }
     // The steps this frame will run count toward the recording's length.
     recorder.step = step + grid.single_steps + if grid.paused { 0 } else { grid.steps_per_frame };
+}
+
+/// A scenario of the grid as it is (size, seed, background, rotation) with nothing on it yet.
+fn grid_as_scenario(name: &str, grid: &CaGrid, kind: crate::model::ModelKind, settings: &SceneSettings) -> Scenario {
+    let background = if settings.dark_background { crate::sim::display::DARK_BACKGROUND } else { crate::sim::display::LIGHT_BACKGROUND };
+    Scenario {
+        version: SCENARIO_VERSION,
+        name: name.into(),
+        description: String::new(),
+        grid: GridSpec {
+            kind: Some(kind),
+            width: grid.width,
+            height: grid.height,
+            seed: grid.seed,
+            background,
+            rotation: grid.rotation_degrees,
+        },
+        species: Vec::new(),
+        organisms: Vec::new(),
+        digits: Vec::new(),
+        steps: 1,
+        events: Vec::new(),
+        record: RecordSpec::default(),
+    }
 }
 
 /// Saves a scenario and its models; the message for the panel.
@@ -469,34 +473,13 @@ fn scene_as_scenario(
         return Ok((scenario, files));
     }
     let kind = models.get(&grid.model).map(|m| m.weights.kind()).ok_or("the model has not loaded")?;
-    let background = if settings.dark_background { crate::sim::display::DARK_BACKGROUND } else { crate::sim::display::LIGHT_BACKGROUND };
-    let species = (0..files.len()).map(|i| SpeciesSpec { name: format!("species{i}"), model: file_name(i), target: None }).collect();
-    let organisms = match kind {
-        crate::model::ModelKind::Growing => {
-            let (x, y) = grid.center();
-            vec![crate::model::scenario::Organism { species: "species0".into(), at: [x, y], name: None }]
-        }
-        crate::model::ModelKind::Mnist => Vec::new(),
-    };
-    let scenario = Scenario {
-        version: SCENARIO_VERSION,
-        name: "Saved from the window".into(),
-        description: String::new(),
-        grid: GridSpec {
-            kind: Some(kind),
-            width: grid.width,
-            height: grid.height,
-            seed: grid.seed,
-            background,
-            rotation: grid.rotation_degrees,
-        },
-        species,
-        organisms,
-        digits: Vec::new(),
-        steps: grid.step.max(1),
-        events: Vec::new(),
-        record: RecordSpec::default(),
-    };
+    let mut scenario = grid_as_scenario("Saved from the window", grid, kind, settings);
+    scenario.species = (0..files.len()).map(|i| SpeciesSpec { name: format!("species{i}"), model: file_name(i), target: None }).collect();
+    if kind == crate::model::ModelKind::Growing {
+        let (x, y) = grid.center();
+        scenario.organisms = vec![crate::model::scenario::Organism { species: "species0".into(), at: [x, y], name: None }];
+    }
+    scenario.steps = grid.step.max(1);
     Ok((scenario, files))
 }
 

@@ -730,13 +730,10 @@ struct DigitBank {
     mnist: Option<super::idx::Digits>,
 }
 
-/// The bundled sample digits, from the working folder.
-pub const SAMPLES_PATH: &str = "assets/mnist/samples.png";
-
 impl DigitBank {
     fn samples(&mut self) -> Result<&SampleDigits, String> {
         if self.samples.is_none() {
-            self.samples = Some(SampleDigits::load(Path::new(SAMPLES_PATH)).map_err(|e| e.to_string())?);
+            self.samples = Some(SampleDigits::load(&digits::default_samples_path()).map_err(|e| e.to_string())?);
         }
         Ok(self.samples.as_ref().expect("just loaded"))
     }
