@@ -6,8 +6,9 @@ mod common;
 use std::path::Path;
 
 use nca_sandbox::app::headless::GpuScenario;
-use nca_sandbox::model::scenario::run::{CpuBackend, RunRecord, ScenarioBackend, run};
-use nca_sandbox::model::scenario::{LoadedScenario, Scenario, output};
+use nca_sandbox::model::scenario::reduce::{SlotSums, reduce};
+use nca_sandbox::model::scenario::run::{CpuBackend, Regions, RunRecord, ScenarioBackend, run};
+use nca_sandbox::model::scenario::{LoadedScenario, Scenario, Step, output};
 
 fn scene(text: &str) -> LoadedScenario {
     let scenario = Scenario::parse(text).unwrap_or_else(|e| panic!("{e}"));
@@ -161,6 +162,43 @@ fn the_bundled_scenarios_load() {
     }
 }
 
+/// The GPU's region sums against the CPU reference's on the very same states (read back from
+/// the GPU): integers, so everything but the loss must be equal to the bit. The loss may differ
+/// by a fused multiply-add.
+fn gpu_sums_equal_the_reference(gpu: &mut GpuScenario, name: &str, scene: &LoadedScenario, seed: u32) {
+    let regions = Regions::of(scene);
+    gpu.start(scene, seed).unwrap();
+    let mut now = 0;
+    for (&step, events) in scene.timeline.range(..=20) {
+        gpu.run(step - now).unwrap();
+        now = step;
+        for event in events {
+            if let Step::Edits(edits) = event {
+                gpu.edit(edits).unwrap();
+            }
+        }
+    }
+    gpu.run(20 - now).unwrap();
+    let before = gpu.state().unwrap();
+    let first = gpu.reduce(&regions.layout).unwrap();
+    gpu.run(1).unwrap();
+    let after = gpu.state().unwrap();
+    let second = gpu.reduce(&regions.layout).unwrap();
+    for (gpu_sums, reference) in [
+        (first, reduce(scene.kind, &regions.layout, &before, None).unwrap()),
+        (second, reduce(scene.kind, &regions.layout, &after, Some(&before)).unwrap()),
+    ] {
+        assert_eq!(gpu_sums.len(), reference.len());
+        assert!(reference[0].alive > 0, "{name}: something lives");
+        for (slot, (g, c)) in gpu_sums.iter().zip(&reference).enumerate() {
+            let without_loss = |s: &SlotSums| SlotSums { loss: Default::default(), ..*s };
+            assert_eq!(without_loss(g), without_loss(c), "{name}: slot {slot}");
+            let (gl, cl) = (g.loss.value(), c.loss.value());
+            assert!((gl - cl).abs() <= 1e-5 * (1.0 + cl.abs()), "{name}: slot {slot} loss {gl} vs {cl}");
+        }
+    }
+}
+
 /// The GPU against the CPU reference, on one renderer for every check.
 #[test]
 fn gpu_runs_match_the_cpu() {
@@ -168,20 +206,29 @@ fn gpu_runs_match_the_cpu() {
     eprintln!("adapter: {}", gpu.adapter());
     for (name, text, seed, tolerance) in [("lizards", LIZARDS, 5, 2e-4), ("digits", DIGITS, 2, 2e-3)] {
         let scene = scene(text);
+        gpu_sums_equal_the_reference(&mut gpu, name, &scene, seed);
         let cpu = play(&scene, seed, &mut CpuBackend::default());
         gpu.steps_per_frame = 7;
         let on_gpu = play(&scene, seed, &mut gpu);
         assert_eq!(cpu.rows.len(), on_gpu.rows.len());
+        let close = |a: f64, b: f64| (a - b).abs() <= tolerance * (1.0 + a.abs());
+        let close_or_none = |a: Option<f64>, b: Option<f64>| match (a, b) {
+            (Some(a), Some(b)) => close(a, b),
+            (a, b) => a.is_none() && b.is_none(),
+        };
         for (c, g) in cpu.rows.iter().zip(&on_gpu.rows) {
-            assert_eq!((c.step, &c.region, c.alive), (g.step, &g.region, g.alive), "{name}: alive cells differ");
-            let close = |a: f64, b: f64| (a - b).abs() <= tolerance * (1.0 + a.abs());
+            assert_eq!((c.step, &c.region, c.cells, c.alive), (g.step, &g.region, g.cells, g.alive), "{name}: alive cells differ");
             assert!(close(c.mean_abs_state, g.mean_abs_state), "{name}: {c:?} vs {g:?}");
+            assert!(close_or_none(c.mean_abs_update, g.mean_abs_update), "{name}: {c:?} vs {g:?}");
+            assert!(close_or_none(c.loss, g.loss), "{name}: {c:?} vs {g:?}");
+            assert!(close_or_none(c.accuracy, g.accuracy) && close_or_none(c.agreement, g.agreement), "{name}: {c:?} vs {g:?}");
             assert_eq!(c.majority, g.majority, "{name}: {c:?} vs {g:?}");
         }
         let alive = |g: &nca_sandbox::model::Grid| scene.kind.alive_mask(g);
         assert_eq!(alive(&cpu.last), alive(&on_gpu.last), "{name}: final alive masks differ");
-        // A second GPU run of the same scenario is bit-identical.
+        // A second GPU run of the same scenario is bit-identical, tables included.
         let again = play(&scene, seed, &mut gpu);
         assert_eq!(again.last.data, on_gpu.last.data, "{name}: the GPU replays exactly");
+        assert_eq!(output::metrics_csv(&[again]), output::metrics_csv(&[on_gpu]), "{name}: the GPU's tables replay exactly");
     }
 }

@@ -10,10 +10,12 @@ use super::{GpuError, finish_plugins, headless_plugins, probe_adapter};
 use crate::gpu::NcaPlugin;
 use crate::model::grid::Edit;
 use crate::model::mnist_eval::EvalBackend;
+use crate::model::scenario::reduce::{RegionLayout, SlotSums};
 use crate::model::{Grid, NcaWeights};
 use crate::sim::readback::next_readback_id;
 use crate::sim::{
-    CaGrid, GpuStatus, GridEdits, GridSnapshot, GridSnapshots, GridStateUpload, LabelSnapshot, NcaModel, ReadbackKind, ReadbackRequest,
+    CaGrid, GpuStatus, GridEdits, GridMetricRegions, GridSnapshot, GridSnapshots, GridStateUpload, LabelSnapshot, MetricSnapshot, NcaModel,
+    ReadbackKind, ReadbackRequest,
 };
 
 /// How long to wait for shaders to compile or a readback to arrive (lavapipe is slow).
@@ -112,6 +114,14 @@ impl HeadlessGpu {
     pub fn read_labels(&mut self, entity: Entity) -> Result<LabelSnapshot, GpuError> {
         let id = self.request(entity, ReadbackKind::Labels);
         self.wait(|snapshots| snapshots.take_labels(id))
+    }
+
+    /// Applies pending edits (if any) and reads back the sums of the grid's
+    /// [`GridMetricRegions`], reduced on the GPU; the state stays there as the one the next
+    /// reduction measures the update against.
+    pub fn read_metrics(&mut self, entity: Entity) -> Result<MetricSnapshot, GpuError> {
+        let id = self.request(entity, ReadbackKind::Metrics);
+        self.wait(|snapshots| snapshots.take_metrics(id))
     }
 
     fn request(&mut self, entity: Entity, kind: ReadbackKind) -> u64 {
@@ -251,6 +261,8 @@ impl EvalBackend for GpuEval {
 pub struct GpuScenario {
     gpu: HeadlessGpu,
     grid: Option<Entity>,
+    /// The regions the grid was given (they are handed over again only when they change).
+    regions: Option<Arc<RegionLayout>>,
     /// Most steps one frame runs (a frame's command buffer stays bounded).
     pub steps_per_frame: u32,
 }
@@ -258,7 +270,7 @@ pub struct GpuScenario {
 impl GpuScenario {
     /// Starts the renderer.
     pub fn new() -> Result<Self, GpuError> {
-        Ok(Self { gpu: HeadlessGpu::new()?, grid: None, steps_per_frame: 32 })
+        Ok(Self { gpu: HeadlessGpu::new()?, grid: None, regions: None, steps_per_frame: 32 })
     }
 
     /// The adapter's name.
@@ -281,6 +293,7 @@ impl crate::model::scenario::run::ScenarioBackend for GpuScenario {
         let g = &scene.scenario.grid;
         let entity = self.gpu.spawn_grid(handles[0].clone(), g.width, g.height, seed);
         self.grid = Some(entity);
+        self.regions = None;
         let mut grid = self.grid_mut()?;
         grid.extra_species = handles[1..].to_vec();
         grid.rotation_degrees = g.rotation;
@@ -314,5 +327,18 @@ impl crate::model::scenario::run::ScenarioBackend for GpuScenario {
     fn state(&mut self) -> Result<Grid, String> {
         let entity = self.grid.ok_or("no grid")?;
         self.gpu.read(entity).map(|s| s.grid).map_err(|e| e.to_string())
+    }
+    fn reduce(&mut self, regions: &Arc<RegionLayout>) -> Result<Vec<SlotSums>, String> {
+        let entity = self.grid.ok_or("no grid")?;
+        if self.regions.as_ref().is_none_or(|known| !Arc::ptr_eq(known, regions)) {
+            self.gpu.app_mut().world_mut().entity_mut(entity).insert(GridMetricRegions(regions.clone()));
+            self.regions = Some(regions.clone());
+        }
+        let snapshot = self.gpu.read_metrics(entity).map_err(|e| e.to_string())?;
+        let sums = SlotSums::from_words(&snapshot.words)?;
+        if sums.len() != regions.slots as usize {
+            return Err(format!("the GPU summed {} regions, not {}", sums.len(), regions.slots));
+        }
+        Ok(sums)
     }
 }

@@ -1,10 +1,13 @@
 //! Main world → render world: each grid's settings and this frame's plan.
 
+use std::sync::Arc;
+
 use bevy::prelude::*;
 use bevy::render::Extract;
 
 use crate::model::perception::SobelPair;
-use crate::sim::{CaGrid, GridDisplay, GridFramePlan, NcaModel};
+use crate::model::scenario::reduce::RegionLayout;
+use crate::sim::{CaGrid, GridDisplay, GridFramePlan, GridMetricRegions, NcaModel};
 
 /// Where and how a grid is drawn this frame.
 #[derive(Clone, Debug)]
@@ -40,6 +43,8 @@ pub struct ExtractedGrid {
     pub plan: GridFramePlan,
     /// How to draw it, if it is drawn.
     pub display: Option<ExtractedDisplay>,
+    /// The regions its metrics readbacks sum over, if it has any.
+    pub metrics: Option<Arc<RegionLayout>>,
 }
 
 /// All grids this frame.
@@ -47,10 +52,13 @@ pub struct ExtractedGrid {
 pub struct ExtractedGrids(pub Vec<ExtractedGrid>);
 
 #[allow(clippy::type_complexity)]
-pub(crate) fn extract_grids(mut commands: Commands, grids: Extract<Query<(Entity, &CaGrid, &GridFramePlan, Option<&GridDisplay>)>>) {
+pub(crate) fn extract_grids(
+    mut commands: Commands,
+    grids: Extract<Query<(Entity, &CaGrid, &GridFramePlan, Option<&GridDisplay>, Option<&GridMetricRegions>)>>,
+) {
     let extracted = grids
         .iter()
-        .map(|(entity, grid, plan, display)| ExtractedGrid {
+        .map(|(entity, grid, plan, display, metrics)| ExtractedGrid {
             entity,
             width: grid.width,
             height: grid.height,
@@ -65,6 +73,7 @@ pub(crate) fn extract_grids(mut commands: Commands, grids: Extract<Query<(Entity
                 hue_degrees: d.hue_degrees,
                 palette: d.palette,
             }),
+            metrics: metrics.map(|m| m.0.clone()),
         })
         .collect();
     commands.insert_resource(ExtractedGrids(extracted));

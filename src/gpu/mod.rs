@@ -1,7 +1,8 @@
 //! The render-world side: model buffers, pipelines, per-grid buffers, dispatch and readback.
 //!
 //! Every kind runs through the same machinery; a kind only brings its shader (`update`,
-//! `commit`, `apply_edits`, `display`, `labels`) and its weights block layout.
+//! `commit`, `apply_edits`, `display`, `labels`) and its weights block layout. The metrics
+//! shader (`shaders/metrics.wgsl`) is shared: it reads the `labels` pass's words.
 //!
 //! Frame flow (render world):
 //! 1. `extract_grids` copies each grid's [`GridFramePlan`](crate::sim::GridFramePlan).
@@ -11,7 +12,9 @@
 //!    a buffer or the display texture changed.
 //! 3. `dispatch_grids` (in the `RenderGraph` schedule, before the cameras draw) records, with
 //!    the grid's kind's pipelines: edits, then per step `update` + `commit`, then `display`, then
-//!    `labels` and the readback copy.
+//!    `labels` and the readback copy. A metrics readback clears the region sums, runs
+//!    `labels`, `measure_cells` and `measure_loss`, copies the sums out and keeps the state as
+//!    the one the next reduction measures the update against.
 //! 4. `map_readbacks` (cleanup) maps readback buffers and sends results to the main world.
 
 mod dispatch;

@@ -16,7 +16,7 @@ use bevy::render::render_resource::{
 use bevy::shader::ShaderCacheError;
 
 use super::shaders::NcaShaders;
-use super::types::GpuStepParams;
+use super::types::{GpuMetricParams, GpuStepParams};
 use crate::model::ModelKind;
 use crate::sim::GpuStatus;
 
@@ -44,6 +44,15 @@ impl KindPipelines {
     }
 }
 
+/// The metrics shader's pipelines, shared by every kind.
+#[derive(Clone, Copy, Debug)]
+pub struct MetricPipelines {
+    /// `measure_cells`: each living cell's sums into its regions.
+    pub cells: CachedComputePipelineId,
+    /// `measure_loss`: each placed target's squared error.
+    pub loss: CachedComputePipelineId,
+}
+
 /// Layouts and pipeline ids of the NCA shaders.
 #[derive(Resource)]
 pub struct NcaPipelines {
@@ -54,6 +63,11 @@ pub struct NcaPipelines {
     pub display_layout: BindGroupLayoutDescriptor,
     /// Each kind's pipelines, in [`ModelKind::ALL`] order.
     pub kinds: Vec<(ModelKind, KindPipelines)>,
+    /// Group 0 of the metrics passes: metric params, state, previous state, labels, regions,
+    /// sums.
+    pub metrics_layout: BindGroupLayoutDescriptor,
+    /// The metrics passes.
+    pub metrics: MetricPipelines,
 }
 
 impl NcaPipelines {
@@ -88,6 +102,20 @@ pub(crate) fn init_pipelines(mut commands: Commands, cache: Res<PipelineCache>, 
             texture_storage_2d(TextureFormat::Rgba8Unorm, StorageTextureAccess::WriteOnly),
         ),
     );
+    let metrics_layout = BindGroupLayoutDescriptor::new(
+        "nca_metrics_layout",
+        &BindGroupLayoutEntries::with_indices(
+            ShaderStages::COMPUTE,
+            (
+                (0, uniform_buffer_sized(false, NonZeroU64::new(std::mem::size_of::<GpuMetricParams>() as u64))),
+                (1, storage_buffer_read_only_sized(false, None)),
+                (2, storage_buffer_read_only_sized(false, None)),
+                (3, storage_buffer_read_only_sized(false, None)),
+                (4, storage_buffer_read_only_sized(false, None)),
+                (5, storage_buffer_sized(false, None)),
+            ),
+        ),
+    );
     let queue = |kind: ModelKind, shader: &Handle<bevy::shader::Shader>, entry: &'static str, layouts: Vec<BindGroupLayoutDescriptor>| {
         cache.queue_compute_pipeline(ComputePipelineDescriptor {
             label: Some(Cow::Owned(format!("nca_{kind}_{entry}"))),
@@ -114,7 +142,17 @@ pub(crate) fn init_pipelines(mut commands: Commands, cache: Res<PipelineCache>, 
             )
         })
         .collect();
-    commands.insert_resource(NcaPipelines { grid_layout, display_layout, kinds });
+    let measure = |entry: &'static str| {
+        cache.queue_compute_pipeline(ComputePipelineDescriptor {
+            label: Some(Cow::Owned(format!("nca_metrics_{entry}"))),
+            layout: vec![metrics_layout.clone()],
+            shader: shaders.metrics.clone(),
+            entry_point: Some(Cow::Borrowed(entry)),
+            ..default()
+        })
+    };
+    let metrics = MetricPipelines { cells: measure("measure_cells"), loss: measure("measure_loss") };
+    commands.insert_resource(NcaPipelines { grid_layout, display_layout, kinds, metrics_layout, metrics });
 }
 
 /// Flips [`GpuStatus`] to ready once every pipeline compiled, or records the first error.
@@ -124,23 +162,25 @@ pub(crate) fn check_pipelines(pipelines: Option<Res<NcaPipelines>>, cache: Res<P
         return;
     }
     let mut ready = true;
-    for (kind, kind_pipelines) in &pipelines.kinds {
-        for (name, id) in kind_pipelines.all() {
-            match cache.get_compute_pipeline_state(id) {
-                CachedPipelineState::Ok(_) => {}
-                CachedPipelineState::Err(ShaderCacheError::ShaderNotLoaded(_) | ShaderCacheError::ShaderImportNotYetAvailable) => {
-                    ready = false
+    let metrics = [("measure_cells", pipelines.metrics.cells), ("measure_loss", pipelines.metrics.loss)];
+    let every = pipelines
+        .kinds
+        .iter()
+        .flat_map(|(kind, p)| p.all().into_iter().map(move |(name, id)| (kind.to_string(), name, id)))
+        .chain(metrics.into_iter().map(|(name, id)| ("metrics".to_string(), name, id)));
+    for (kind, name, id) in every {
+        match cache.get_compute_pipeline_state(id) {
+            CachedPipelineState::Ok(_) => {}
+            CachedPipelineState::Err(ShaderCacheError::ShaderNotLoaded(_) | ShaderCacheError::ShaderImportNotYetAvailable) => ready = false,
+            CachedPipelineState::Err(err) => {
+                let message = format!("NCA pipeline '{kind} {name}' failed to compile: {err}");
+                if status.error().is_none() {
+                    error!("{message}");
                 }
-                CachedPipelineState::Err(err) => {
-                    let message = format!("NCA pipeline '{kind} {name}' failed to compile: {err}");
-                    if status.error().is_none() {
-                        error!("{message}");
-                    }
-                    status.set_error(message);
-                    ready = false;
-                }
-                _ => ready = false,
+                status.set_error(message);
+                ready = false;
             }
+            _ => ready = false,
         }
     }
     if ready {

@@ -6,6 +6,7 @@
 //! grid's bind groups only when one of their buffers or its display texture changed.
 
 use std::collections::HashMap;
+use std::sync::Arc;
 
 use bevy::prelude::*;
 use bevy::render::render_asset::RenderAssets;
@@ -20,8 +21,9 @@ use super::extract::{ExtractedGrid, ExtractedGrids};
 use super::model_buffer::GpuNcaModel;
 use super::pipeline::NcaPipelines;
 use super::readback::ReadbackSender;
-use super::types::{GpuEdit, GpuStepParams, gpu_edits};
+use super::types::{GpuEdit, GpuMetricParams, GpuStepParams, gpu_edits, gpu_regions};
 use crate::model::ModelKind;
+use crate::model::scenario::reduce::{RegionLayout, SLOT_WORDS};
 use crate::sim::{GridFramePlan, ReadbackKind, ReadbackResult};
 
 /// One frame's plan as the GPU runs it: its edits (one params entry naming their range in the
@@ -115,6 +117,63 @@ pub struct CachedGrid {
     pub display_bind_group: Option<(BindGroup, TextureView, TextureId)>,
     /// This frame's work.
     pub work: FrameWork,
+    /// The metrics passes' resources, from the grid's first metrics readback on.
+    pub metrics: Option<CachedMetrics>,
+}
+
+/// A grid's metrics resources: made at its first metrics readback, made again when its regions
+/// change (which also forgets the previous state: the next update is measured against zero, as
+/// the CPU reference's first is).
+pub struct CachedMetrics {
+    /// The regions they were made for (compared by pointer).
+    pub layout: Arc<RegionLayout>,
+    /// The metric params (uniform).
+    pub params: Buffer,
+    /// Partition, rectangles, target windows and targets, as `shaders/metrics.wgsl` reads them.
+    pub regions: Buffer,
+    /// [`SLOT_WORDS`] words per slot, cleared before each reduction.
+    pub sums: Buffer,
+    /// Bytes of `sums`.
+    pub sums_bytes: u64,
+    /// The state at the last metrics readback.
+    pub previous: Buffer,
+    /// Target windows, and the largest one's size: the loss pass's dispatch.
+    pub windows: u32,
+    /// See `windows`.
+    pub largest_window: [u32; 2],
+    /// Its group 0 and the buffers it was built from.
+    pub bind_group: Option<(BindGroup, [BufferId; 6])>,
+}
+
+impl CachedMetrics {
+    fn new(device: &RenderDevice, queue: &RenderQueue, layout: &Arc<RegionLayout>, kind: ModelKind, state_bytes: u64) -> Self {
+        let (params, words, largest_window) = gpu_regions(layout, kind);
+        let regions = storage(device, "nca_metric_regions", words.len() as u64 * 4, BufferUsages::empty());
+        queue.write_buffer(&regions, 0, bytemuck::cast_slice(&words));
+        let uniform = device.create_buffer(&BufferDescriptor {
+            label: Some("nca_metric_params"),
+            size: std::mem::size_of::<GpuMetricParams>() as u64,
+            usage: BufferUsages::UNIFORM | BufferUsages::COPY_DST,
+            mapped_at_creation: false,
+        });
+        queue.write_buffer(&uniform, 0, bytemuck::bytes_of(&params));
+        let sums_bytes = (layout.slots as u64 * SLOT_WORDS as u64 * 4).max(4);
+        Self {
+            layout: layout.clone(),
+            params: uniform,
+            regions,
+            sums: storage(device, "nca_metric_sums", sums_bytes, BufferUsages::COPY_SRC),
+            sums_bytes,
+            previous: storage(device, "nca_metric_previous", state_bytes, BufferUsages::empty()),
+            windows: params.window_count,
+            largest_window,
+            bind_group: None,
+        }
+    }
+
+    fn buffer_ids(&self, state: &Buffer, labels: &Buffer) -> [BufferId; 6] {
+        [self.params.id(), state.id(), self.previous.id(), labels.id(), self.regions.id(), self.sums.id()]
+    }
 }
 
 /// GPU resources of every grid, by main-world entity.
@@ -168,6 +227,7 @@ impl CachedGrid {
             bind_group: None,
             display_bind_group: None,
             work: FrameWork::default(),
+            metrics: None,
         }
     }
 
@@ -289,9 +349,29 @@ pub(crate) fn prepare_grid_buffers(
         if let Some(last_upload) = plans.iter().rposition(|p| p.upload.is_some()) {
             plans.drain(..last_upload);
         }
-        let readback = plans.iter().rev().find_map(|p| p.readback);
+        let mut readback = plans.iter().rev().find_map(|p| p.readback);
         for superseded in plans.iter().filter_map(|p| p.readback).filter(|r| Some(*r) != readback) {
             answer(superseded.0, "the frame of this readback was skipped; read again".into());
+        }
+        if let Some((id, ReadbackKind::Metrics)) = readback {
+            let layout = grid.metrics.as_ref().ok_or_else(|| "this grid has no metric regions".to_string()).and_then(|layout| {
+                layout.check()?;
+                if (layout.width, layout.height) != (grid.width, grid.height) {
+                    return Err("the metric regions were laid out for another grid size".into());
+                }
+                Ok(layout)
+            });
+            match layout {
+                Ok(layout) => {
+                    if c.metrics.as_ref().is_none_or(|m| !Arc::ptr_eq(&m.layout, layout)) {
+                        c.metrics = Some(CachedMetrics::new(&device, &queue, layout, kind, state_bytes));
+                    }
+                }
+                Err(message) => {
+                    answer(id, message);
+                    readback = None;
+                }
+            }
         }
 
         let mut base = GpuStepParams {
@@ -408,6 +488,25 @@ pub(crate) fn prepare_grid_bind_groups(
     let (Some(extracted), Some(pipelines)) = (extracted, pipelines) else { return };
     for grid in &extracted.0 {
         let Some(c) = cached.0.get_mut(&grid.entity) else { continue };
+        if let Some(m) = &mut c.metrics {
+            let key = m.buffer_ids(&c.state, &c.aux);
+            if m.bind_group.as_ref().is_none_or(|(_, k)| *k != key) {
+                let layout = cache.get_bind_group_layout(&pipelines.metrics_layout);
+                let group = device.create_bind_group(
+                    "nca_metrics_bind_group",
+                    &layout,
+                    &BindGroupEntries::sequential((
+                        m.params.as_entire_binding(),
+                        c.state.as_entire_binding(),
+                        m.previous.as_entire_binding(),
+                        c.aux.as_entire_binding(),
+                        m.regions.as_entire_binding(),
+                        m.sums.as_entire_binding(),
+                    )),
+                );
+                m.bind_group = Some((group, key));
+            }
+        }
         let key = c.buffer_ids();
         if c.bind_group.as_ref().is_none_or(|(_, k)| *k != key) {
             let layout = cache.get_bind_group_layout(&pipelines.grid_layout);

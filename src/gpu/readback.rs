@@ -6,7 +6,7 @@ use bevy::render::renderer::RenderDevice;
 use crossbeam_channel::Sender;
 
 use crate::model::Grid;
-use crate::sim::{GridSnapshot, LabelSnapshot, Readback, ReadbackKind, ReadbackResult};
+use crate::sim::{GridSnapshot, LabelSnapshot, MetricSnapshot, Readback, ReadbackKind, ReadbackResult};
 
 /// A readback whose copy was recorded this frame.
 pub struct PendingReadback {
@@ -20,10 +20,12 @@ pub struct PendingReadback {
     pub(crate) buffer: Buffer,
 }
 
-/// Readbacks waiting for submission.
+/// Readbacks waiting for submission, and those that could not be recorded (answered with
+/// their reason, so nobody waits for them).
 #[derive(Resource, Default)]
 pub struct PendingReadbacks {
     pub(crate) copied: Vec<PendingReadback>,
+    pub(crate) failed: Vec<(u64, String)>,
 }
 
 /// The channel to the main world's [`crate::sim::GridSnapshots`].
@@ -32,6 +34,9 @@ pub struct ReadbackSender(pub Sender<ReadbackResult>);
 
 pub(crate) fn map_readbacks(mut pending: ResMut<PendingReadbacks>, sender: Option<Res<ReadbackSender>>, device: Res<RenderDevice>) {
     let Some(sender) = sender else { return };
+    for (id, message) in pending.failed.drain(..) {
+        let _ = sender.0.send(ReadbackResult { id, snapshot: Err(message) });
+    }
     if pending.copied.is_empty() {
         let _ = device.poll(PollType::Poll);
         return;
@@ -45,6 +50,10 @@ pub(crate) fn map_readbacks(mut pending: ResMut<PendingReadbacks>, sender: Optio
                 buffer.unmap();
                 let cells = readback.width as usize * readback.height as usize;
                 let wrong_size = || "GPU readback returned the wrong size".to_string();
+                if readback.what == ReadbackKind::Metrics {
+                    let (entity, step) = (readback.entity, readback.step);
+                    return Ok(Readback::Metrics(MetricSnapshot { entity, step, words }));
+                }
                 if readback.what == ReadbackKind::Labels {
                     if words.len() != cells {
                         return Err(wrong_size());

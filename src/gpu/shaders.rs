@@ -22,6 +22,10 @@ pub const TYPES_WGSL: &str = include_str!("../../shaders/nca_types.wgsl");
 pub const GROWING_WGSL: &str = include_str!("../../shaders/growing.wgsl");
 /// `shaders/mnist.wgsl`: the MNIST NCA's passes.
 pub const MNIST_WGSL: &str = include_str!("../../shaders/mnist.wgsl");
+/// `shaders/metrics.wgsl`: region sums for scenario metrics, shared by every kind.
+pub const METRICS_WGSL: &str = include_str!("../../shaders/metrics.wgsl");
+/// The entry points of `shaders/metrics.wgsl`.
+pub const METRICS_ENTRY_POINTS: [&str; 2] = ["measure_cells", "measure_loss"];
 
 /// The entry points every kind's shader provides, in the order [`super::NcaPipelines`] keeps
 /// their pipelines.
@@ -84,9 +88,28 @@ pub fn constants_wgsl() -> String {
     u("MNIST_NO_VOTE", CellLabel::NO_VOTE as usize);
     u("LABEL_ALIVE", crate::model::kind::LABEL_ALIVE as usize);
     u("LABEL_SPECIES_SHIFT", crate::model::kind::LABEL_SPECIES_SHIFT as usize);
+    {
+        use crate::model::scenario::reduce::{self, word};
+        u("NO_SLOT", reduce::NO_SLOT as usize);
+        u("SLOT_WORDS", reduce::SLOT_WORDS);
+        for (name, at) in [
+            ("SLOT_MEMBERS", word::MEMBERS),
+            ("SLOT_ALIVE", word::ALIVE),
+            ("SLOT_STATE", word::STATE),
+            ("SLOT_UPDATE", word::UPDATE),
+            ("SLOT_LOSS", word::LOSS),
+            ("SLOT_VOTES", word::VOTES),
+            ("SLOT_STATE_OVERFLOW", word::STATE_OVERFLOW),
+            ("SLOT_UPDATE_OVERFLOW", word::UPDATE_OVERFLOW),
+            ("SLOT_LOSS_OVERFLOW", word::LOSS_OVERFLOW),
+        ] {
+            u(name, at);
+        }
+    }
     let _ = writeln!(out, "const GROWING_ALIVE_THRESHOLD: f32 = {};", f32_literal(spec::ALIVE_THRESHOLD));
     let _ = writeln!(out, "const MNIST_LIVE_THRESHOLD: f32 = {};", f32_literal(mnist::LIVE_THRESHOLD));
     let _ = writeln!(out, "const MNIST_UNSURE_THRESHOLD: f32 = {};", f32_literal(mnist::UNSURE_THRESHOLD));
+    let _ = writeln!(out, "const MAX_CELL_VALUE: f32 = {};", f32_literal(crate::model::scenario::reduce::MAX_CELL_VALUE));
     let _ = writeln!(out, "const WARM = vec3<f32>({}, {}, {});", f32_literal(WARM[0]), f32_literal(WARM[1]), f32_literal(WARM[2]));
     let _ = writeln!(out, "const COOL = vec3<f32>({}, {}, {});", f32_literal(COOL[0]), f32_literal(COOL[1]), f32_literal(COOL[2]));
     out.push_str(&palette("SPECIES_PALETTE", &SPECIES_PALETTE));
@@ -105,6 +128,8 @@ pub struct NcaShaders {
     pub types: Handle<Shader>,
     /// Each kind's shader, in [`ModelKind::ALL`] order.
     pub kinds: Vec<(ModelKind, Handle<Shader>)>,
+    /// The region sums every kind shares.
+    pub metrics: Handle<Shader>,
 }
 
 impl NcaShaders {
@@ -116,6 +141,7 @@ impl NcaShaders {
                 .iter()
                 .map(|&kind| (kind, shaders.add(Shader::from_wgsl(kind_wgsl(kind), format!("shaders/{kind}.wgsl")))))
                 .collect(),
+            metrics: shaders.add(Shader::from_wgsl(METRICS_WGSL, "shaders/metrics.wgsl")),
         }
     }
 }
@@ -123,6 +149,11 @@ impl NcaShaders {
 /// A kind's shader with the types module pasted in place of its `#import` line: plain WGSL that
 /// naga can validate without Bevy's preprocessor (used by tests and tools).
 pub fn composed(kind: ModelKind) -> String {
-    let body: String = kind_wgsl(kind).lines().filter(|l| !l.starts_with("#import")).collect::<Vec<_>>().join("\n");
+    composed_source(kind_wgsl(kind))
+}
+
+/// [`composed`] for any shader importing `nca::types` (the metrics shader).
+pub fn composed_source(source: &str) -> String {
+    let body: String = source.lines().filter(|l| !l.starts_with("#import")).collect::<Vec<_>>().join("\n");
     format!("{}\n{}\n{body}", constants_wgsl(), TYPES_WGSL)
 }

@@ -3,8 +3,11 @@
 
 use bytemuck::{Pod, Zeroable};
 
+use crate::model::ModelKind;
 use crate::model::grid::{Edit, pen_stamp};
+use crate::model::kind::LifeRule;
 use crate::model::perception::SobelPair;
+use crate::model::scenario::reduce::RegionLayout;
 
 /// Twin of WGSL `StepParams`: one entry per dispatch, selected by a dynamic uniform offset.
 #[repr(C)]
@@ -157,19 +160,108 @@ pub fn gpu_edits(edits: &[Edit], width: usize, height: usize) -> (Vec<GpuEdit>, 
     (commands, payload)
 }
 
+/// Twin of WGSL `MetricParams` (`shaders/metrics.wgsl`): where the parts of a
+/// [`RegionLayout`] sit in the regions buffer.
+#[repr(C)]
+#[derive(Clone, Copy, Debug, Default, Pod, Zeroable, PartialEq)]
+pub struct GpuMetricParams {
+    /// Grid width in cells.
+    pub width: u32,
+    /// Grid height in cells.
+    pub height: u32,
+    /// Channels per cell.
+    pub channels: u32,
+    /// 1 where a cell lives by its 3×3 neighbourhood's labels (the growing rule).
+    pub neighbourhood_life: u32,
+    /// 1 where the regions buffer starts with a slot per cell.
+    pub has_partition: u32,
+    /// Rectangles.
+    pub rect_count: u32,
+    /// Word of the first rectangle (5 words each).
+    pub rects_at: u32,
+    /// Target windows.
+    pub window_count: u32,
+    /// Word of the first target window (6 words each).
+    pub windows_at: u32,
+    /// Word of the first target value.
+    pub targets_at: u32,
+    /// The first species slot.
+    pub species_first: u32,
+    /// Species with a slot.
+    pub species_count: u32,
+}
+
+/// A layout as the metrics shader reads it: its parameters, the regions buffer's words, and the
+/// largest target window (the loss pass's dispatch size).
+pub fn gpu_regions(layout: &RegionLayout, kind: ModelKind) -> (GpuMetricParams, Vec<u32>, [u32; 2]) {
+    let mut words: Vec<u32> = layout.partition.clone().unwrap_or_default();
+    let rects_at = words.len() as u32;
+    for r in &layout.rects {
+        words.extend([r.min[0], r.min[1], r.max[0], r.max[1], r.slot]);
+    }
+    let mut target_offsets = Vec::with_capacity(layout.targets.len());
+    let mut offset = 0u32;
+    for t in &layout.targets {
+        target_offsets.push(offset);
+        offset += t.data.len() as u32;
+    }
+    let windows_at = words.len() as u32;
+    let mut largest = [0u32; 2];
+    for w in &layout.windows {
+        let t = &layout.targets[w.target];
+        let size = [t.width as u32, t.height as u32];
+        largest = [largest[0].max(size[0]), largest[1].max(size[1])];
+        words.extend([w.origin[0] as u32, w.origin[1] as u32, size[0], size[1], target_offsets[w.target], w.slot]);
+    }
+    let targets_at = words.len() as u32;
+    words.extend(layout.targets.iter().flat_map(|t| t.data.iter().map(|v| v.to_bits())));
+    let (species_first, species_count) = layout.species.unwrap_or((0, 0));
+    let params = GpuMetricParams {
+        width: layout.width,
+        height: layout.height,
+        channels: kind.channels() as u32,
+        neighbourhood_life: matches!(kind.layout().life, LifeRule::Neighbourhood { .. }) as u32,
+        has_partition: layout.partition.is_some() as u32,
+        rect_count: layout.rects.len() as u32,
+        rects_at,
+        window_count: layout.windows.len() as u32,
+        windows_at,
+        targets_at,
+        species_first,
+        species_count,
+    };
+    (params, words, largest)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::gpu::shaders::{composed, constants_wgsl};
-    use crate::model::ModelKind;
+    use crate::gpu::shaders::{composed, composed_source, constants_wgsl};
 
     fn module(kind: ModelKind) -> naga::Module {
-        let source = composed(kind);
-        let module = naga::front::wgsl::parse_str(&source).unwrap_or_else(|e| panic!("{kind}: {}", e.emit_to_string(&source)));
+        validated(&composed(kind), &kind.to_string())
+    }
+
+    fn validated(source: &str, name: &str) -> naga::Module {
+        let module = naga::front::wgsl::parse_str(source).unwrap_or_else(|e| panic!("{name}: {}", e.emit_to_string(source)));
         naga::valid::Validator::new(naga::valid::ValidationFlags::all(), naga::valid::Capabilities::empty())
             .validate(&module)
-            .unwrap_or_else(|e| panic!("{kind}: invalid WGSL: {e:?}"));
+            .unwrap_or_else(|e| panic!("{name}: invalid WGSL: {e:?}"));
         module
+    }
+
+    #[test]
+    fn the_metrics_shader_validates_and_its_params_match() {
+        let m = validated(&composed_source(crate::gpu::shaders::METRICS_WGSL), "metrics");
+        for entry in crate::gpu::shaders::METRICS_ENTRY_POINTS {
+            assert!(m.entry_points.iter().any(|e| e.name == entry), "metrics: no entry point {entry}");
+        }
+        assert_eq!(wgsl_struct_size(&m, "MetricParams") as usize, std::mem::size_of::<GpuMetricParams>());
+        let wgsl = constants_wgsl();
+        use crate::model::scenario::reduce::{SLOT_WORDS, word};
+        assert_eq!(wgsl_u32(&wgsl, "SLOT_WORDS"), Some(SLOT_WORDS as u32));
+        assert_eq!(wgsl_u32(&wgsl, "SLOT_LOSS_OVERFLOW"), Some(word::LOSS_OVERFLOW as u32));
+        assert_eq!(wgsl_u32(&wgsl, "SLOT_VOTES"), Some(word::VOTES as u32));
     }
 
     fn wgsl_struct_size(module: &naga::Module, name: &str) -> u32 {

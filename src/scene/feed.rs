@@ -76,6 +76,8 @@ pub(crate) fn run_feed(
         let arrived = match kind {
             ReadbackKind::Labels => snapshots.take_labels(id).map(|r| r.map(|l| feed.labels = Some((number, l)))),
             ReadbackKind::State => snapshots.take(id).map(|r| r.map(|s| feed.state = Some((number, s)))),
+            // The feed never asks for sums; a stray answer is dropped.
+            ReadbackKind::Metrics => snapshots.take_metrics(id).map(|r| r.map(|_| ())),
         };
         match arrived {
             None => return,

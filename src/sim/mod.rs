@@ -17,7 +17,9 @@ pub use display::GridDisplay;
 pub use grid::{CaGrid, GridEdits, GridFramePlan, GridStateUpload};
 pub use model_asset::{NcaModel, NcaModelLoader, NcaModelLoaderError};
 pub use playback::{FollowsPlayback, Playback, PlaybackPlugin, Speed};
-pub use readback::{GridSnapshot, GridSnapshots, LabelSnapshot, Readback, ReadbackKind, ReadbackRequest, ReadbackResult};
+pub use readback::{
+    GridMetricRegions, GridSnapshot, GridSnapshots, LabelSnapshot, MetricSnapshot, Readback, ReadbackKind, ReadbackRequest, ReadbackResult,
+};
 
 use std::sync::Arc;
 use std::sync::Mutex;

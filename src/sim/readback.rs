@@ -1,12 +1,14 @@
 //! GPU → CPU readback of a grid's state, for tests and tools.
 
 use std::collections::HashMap;
+use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
 
 use bevy::prelude::*;
 use crossbeam_channel::{Receiver, Sender};
 
 use crate::model::Grid;
+use crate::model::scenario::reduce::RegionLayout;
 
 /// What a readback copies.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Hash)]
@@ -17,6 +19,25 @@ pub enum ReadbackKind {
     /// One word per cell, the kind's label ([`LabelSnapshot`]): much smaller than the state, so
     /// a scene or an evaluation can read every step's votes.
     Labels,
+    /// The sums of the grid's [`GridMetricRegions`] ([`MetricSnapshot`]), reduced on the GPU: a
+    /// few words a region instead of the state. The state is kept on the GPU as the one the
+    /// next metrics readback measures the update against.
+    Metrics,
+}
+
+/// The regions a grid's metrics readbacks sum over ([`ReadbackKind::Metrics`]).
+#[derive(Component, Clone, Debug)]
+pub struct GridMetricRegions(pub Arc<RegionLayout>);
+
+/// Region sums read back from the GPU.
+#[derive(Clone, Debug)]
+pub struct MetricSnapshot {
+    /// The grid entity.
+    pub entity: Entity,
+    /// Its step counter when the sums were taken.
+    pub step: u32,
+    /// [`crate::model::scenario::reduce::SLOT_WORDS`] words per slot.
+    pub words: Vec<u32>,
 }
 
 /// Insert on a grid entity to read its state back after this frame's work.
@@ -62,6 +83,8 @@ pub enum Readback {
     State(GridSnapshot),
     /// A [`ReadbackKind::Labels`] readback.
     Labels(LabelSnapshot),
+    /// A [`ReadbackKind::Metrics`] readback.
+    Metrics(MetricSnapshot),
 }
 
 /// A result sent from the render world.
@@ -96,18 +119,31 @@ impl GridSnapshots {
 
     /// Removes and returns the state read back for `id`, if it arrived.
     pub fn take(&mut self, id: u64) -> Option<Result<GridSnapshot, String>> {
-        Some(match self.arrived.remove(&id)? {
-            Ok(Readback::State(s)) => Ok(s),
-            Ok(Readback::Labels(_)) => Err(format!("readback {id} holds labels, not a state")),
-            Err(e) => Err(e),
+        self.take_as(id, "a state", |r| match r {
+            Readback::State(s) => Some(s),
+            _ => None,
         })
     }
 
     /// Removes and returns the labels read back for `id`, if they arrived.
     pub fn take_labels(&mut self, id: u64) -> Option<Result<LabelSnapshot, String>> {
+        self.take_as(id, "labels", |r| match r {
+            Readback::Labels(l) => Some(l),
+            _ => None,
+        })
+    }
+
+    /// Removes and returns the region sums read back for `id`, if they arrived.
+    pub fn take_metrics(&mut self, id: u64) -> Option<Result<MetricSnapshot, String>> {
+        self.take_as(id, "region sums", |r| match r {
+            Readback::Metrics(m) => Some(m),
+            _ => None,
+        })
+    }
+
+    fn take_as<T>(&mut self, id: u64, what: &str, pick: impl FnOnce(Readback) -> Option<T>) -> Option<Result<T, String>> {
         Some(match self.arrived.remove(&id)? {
-            Ok(Readback::Labels(l)) => Ok(l),
-            Ok(Readback::State(_)) => Err(format!("readback {id} holds a state, not labels")),
+            Ok(readback) => pick(readback).ok_or_else(|| format!("readback {id} does not hold {what}")),
             Err(e) => Err(e),
         })
     }

@@ -10,6 +10,7 @@
 //! [`crate::app::headless`]) and [`output`] writes what it recorded.
 
 pub mod output;
+pub mod reduce;
 pub mod run;
 
 use std::collections::BTreeMap;

@@ -5,11 +5,13 @@
 //! backend, however the backend batches its work.
 
 use std::collections::BTreeSet;
+use std::sync::Arc;
 
+use super::reduce::{RectSlot, RegionLayout, SlotSums, TargetWindow, reduce};
 use super::{LoadedScenario, PlacedDigit, Step};
 use crate::model::grid::{Edit, Grid};
 use crate::model::perception::SobelPair;
-use crate::model::{ModelKind, NcaWeights, mnist, reference};
+use crate::model::{ModelKind, NcaWeights, reference};
 
 /// What runs a scenario's grid: the CPU reference, or the GPU through a headless app.
 pub trait ScenarioBackend {
@@ -26,6 +28,10 @@ pub trait ScenarioBackend {
     fn run(&mut self, steps: u32) -> Result<(), String>;
     /// The whole state as it is now (edits applied).
     fn state(&mut self) -> Result<Grid, String>;
+    /// The sums of every slot of `regions` over the state as it is now (edits applied); the
+    /// update is measured against the state of the previous reduction (all zero before the
+    /// first). A GPU reduces where the state lives and reads back only the sums.
+    fn reduce(&mut self, regions: &Arc<RegionLayout>) -> Result<Vec<SlotSums>, String>;
 }
 
 /// The CPU reference as a [`ScenarioBackend`]: the ground truth.
@@ -37,6 +43,8 @@ pub struct CpuBackend {
     seed: u32,
     step: u32,
     sobel: SobelPair,
+    /// The state of the last reduction, which the next one measures the update against.
+    reduced: Option<Grid>,
 }
 
 impl ScenarioBackend for CpuBackend {
@@ -48,6 +56,7 @@ impl ScenarioBackend for CpuBackend {
         self.seed = seed;
         self.step = 0;
         self.sobel = SobelPair::rotated_degrees(g.rotation);
+        self.reduced = None;
         Ok(())
     }
     fn edit(&mut self, edits: &[Edit]) -> Result<(), String> {
@@ -74,6 +83,12 @@ impl ScenarioBackend for CpuBackend {
     }
     fn state(&mut self) -> Result<Grid, String> {
         self.grid.clone().ok_or_else(|| "no grid".into())
+    }
+    fn reduce(&mut self, regions: &Arc<RegionLayout>) -> Result<Vec<SlotSums>, String> {
+        let (grid, kind) = (self.grid.as_ref().ok_or("no grid")?, self.kind.ok_or("no grid")?);
+        let sums = reduce(kind, regions, grid, self.reduced.as_ref())?;
+        self.reduced = Some(grid.clone());
+        Ok(sums)
     }
 }
 
@@ -130,14 +145,24 @@ impl MetricRow {
     }
 }
 
-/// A region the metrics cover: its cells (row-major indices) and what to measure in it.
-struct Region {
+/// What a slot of [`Regions::layout`] is, besides its sums.
+struct SlotInfo {
+    /// Its name in `metrics.csv`.
     name: String,
-    cells: Vec<u32>,
-    /// An organism's target, placed: `(target, its top-left cell)`.
-    target: Option<(usize, [i64; 2])>,
+    /// Its cells (`None`: a species', counted as the run goes).
+    cells: Option<u64>,
+    /// Values its target windows hold (pixels × 4), for the mean of its loss.
+    target_values: Option<u64>,
     /// A digit's index.
     digit: Option<usize>,
+}
+
+/// The regions a scenario measures: their layout, reduced by the backend, and what each is.
+pub struct Regions {
+    /// The slots' cells, in `metrics.csv` order: the grid, each species (when there are
+    /// several), each organism's territory, each digit's box, the named rectangles.
+    pub layout: Arc<RegionLayout>,
+    slots: Vec<SlotInfo>,
 }
 
 /// Which cell belongs to which organism: the nearest seed (ties to the first).
@@ -146,38 +171,69 @@ fn nearest_organism(organisms: &[[u32; 2]], x: u32, y: u32) -> usize {
     (0..organisms.len()).min_by_key(|&i| (d(&organisms[i]), i)).unwrap_or(0)
 }
 
-/// The regions that do not move during a run (all but the species'), worked out once: the grid,
-/// each organism's, each digit's box (a mutation keeps the box) and the named rectangles.
-fn fixed_regions(scene: &LoadedScenario) -> Vec<Region> {
-    let s = &scene.scenario;
-    let (w, h) = (s.grid.width, s.grid.height);
-    let all: Vec<u32> = (0..w * h).collect();
-    let rect =
-        |min: [u32; 2], max: [u32; 2]| -> Vec<u32> { (min[1]..max[1]).flat_map(|y| (min[0]..max[0]).map(move |x| y * w + x)).collect() };
-    let mut out = vec![Region { name: "grid".into(), cells: all.clone(), target: None, digit: None }];
-    let seeds: Vec<[u32; 2]> = s.organisms.iter().map(|o| o.at).collect();
-    let mut nearest: Vec<Vec<u32>> = vec![Vec::new(); seeds.len()];
-    if !seeds.is_empty() {
-        for &c in &all {
-            nearest[nearest_organism(&seeds, c % w, c / w)].push(c);
+impl Regions {
+    /// The regions of `scene`. All but the species' are fixed for the run: a mutation keeps a
+    /// digit's box, and an organism keeps its territory (the cells nearest its seed).
+    pub fn of(scene: &LoadedScenario) -> Self {
+        let s = &scene.scenario;
+        let (w, h) = (s.grid.width, s.grid.height);
+        let mut layout = RegionLayout { width: w, height: h, ..RegionLayout::default() };
+        let mut slots = Vec::new();
+        let add = |slots: &mut Vec<SlotInfo>, info: SlotInfo| {
+            slots.push(info);
+            slots.len() as u32 - 1
+        };
+        let area = |min: [u32; 2], max: [u32; 2]| (max[0] - min[0]) as u64 * (max[1] - min[1]) as u64;
+        let grid = add(&mut slots, SlotInfo { name: "grid".into(), cells: Some(area([0, 0], [w, h])), target_values: None, digit: None });
+        layout.rects.push(RectSlot { min: [0, 0], max: [w, h], slot: grid });
+        if s.species.len() > 1 {
+            let first = slots.len() as u32;
+            for sp in &s.species {
+                add(&mut slots, SlotInfo { name: format!("species {}", sp.name), cells: None, target_values: None, digit: None });
+            }
+            layout.species = Some((first, s.species.len() as u32));
         }
+        if !s.organisms.is_empty() {
+            let seeds: Vec<[u32; 2]> = s.organisms.iter().map(|o| o.at).collect();
+            let first = slots.len() as u32;
+            let owner: Vec<u32> = (0..w * h).map(|c| first + nearest_organism(&seeds, c % w, c / w) as u32).collect();
+            for (i, o) in s.organisms.iter().enumerate() {
+                let cells = owner.iter().filter(|&&slot| slot == first + i as u32).count() as u64;
+                let species = s.species_index(&o.species).unwrap_or(0);
+                let target = scene.targets[species].as_ref().map(|t| &t.rgba);
+                let name = o.name.clone().unwrap_or_else(|| format!("organism {i}"));
+                let slot = add(
+                    &mut slots,
+                    SlotInfo { name, cells: Some(cells), target_values: target.map(|t| t.cells() as u64 * 4), digit: None },
+                );
+                if let Some(t) = target {
+                    let index = match layout.targets.iter().position(|known| known == t) {
+                        Some(index) => index,
+                        None => {
+                            layout.targets.push(t.clone());
+                            layout.targets.len() - 1
+                        }
+                    };
+                    let origin = [o.at[0] as i32 - (t.width / 2) as i32, o.at[1] as i32 - (t.height / 2) as i32];
+                    layout.windows.push(TargetWindow { origin, target: index, slot });
+                }
+            }
+            layout.partition = Some(owner);
+        }
+        for (i, d) in scene.digits.iter().enumerate() {
+            let (min, max) = d.bounds(w, h);
+            let slot =
+                add(&mut slots, SlotInfo { name: format!("digit {i}"), cells: Some(area(min, max)), target_values: None, digit: Some(i) });
+            layout.rects.push(RectSlot { min, max, slot });
+        }
+        for r in &s.record.regions {
+            let slot =
+                add(&mut slots, SlotInfo { name: r.name.clone(), cells: Some(area(r.min, r.max)), target_values: None, digit: None });
+            layout.rects.push(RectSlot { min: r.min, max: r.max, slot });
+        }
+        layout.slots = slots.len() as u32;
+        Self { layout: Arc::new(layout), slots }
     }
-    for ((i, o), cells) in s.organisms.iter().enumerate().zip(nearest) {
-        let species = s.species_index(&o.species).unwrap_or(0);
-        let target = scene.targets[species]
-            .as_ref()
-            .map(|t| (species, [o.at[0] as i64 - (t.width() / 2) as i64, o.at[1] as i64 - (t.height() / 2) as i64]));
-        let name = o.name.clone().unwrap_or_else(|| format!("organism {i}"));
-        out.push(Region { name, cells, target, digit: None });
-    }
-    for (i, d) in scene.digits.iter().enumerate() {
-        let (min, max) = d.bounds(w, h);
-        out.push(Region { name: format!("digit {i}"), cells: rect(min, max), target: None, digit: Some(i) });
-    }
-    for r in &s.record.regions {
-        out.push(Region { name: r.name.clone(), cells: rect(r.min, r.max), target: None, digit: None });
-    }
-    out
 }
 
 /// Where a run is, for [`measure`].
@@ -188,97 +244,45 @@ struct Moment<'a> {
     digits: &'a [PlacedDigit],
 }
 
-/// The metrics of every region of `state`; `update` is the state just before and just after
-/// the last step (before this step's events).
-fn measure(scene: &LoadedScenario, fixed: &[Region], at: &Moment, state: &Grid, update: Option<(&Grid, &Grid)>) -> Vec<MetricRow> {
-    let kind = scene.kind;
-    let alive = kind.alive_mask(state);
-    let alive_after = update.map(|(_, after)| kind.alive_mask(after));
-    let c = state.channels;
-    let s = &scene.scenario;
-    let mut species_regions = Vec::new();
-    if s.species.len() > 1 {
-        let mut cells: Vec<Vec<u32>> = vec![Vec::new(); s.species.len()];
-        for (i, &sp) in state.species.iter().enumerate() {
-            if let Some(list) = cells.get_mut(sp as usize) {
-                list.push(i as u32);
-            }
-        }
-        for (sp, cells) in s.species.iter().zip(cells) {
-            species_regions.push(Region { name: format!("species {}", sp.name), cells, target: None, digit: None });
-        }
-    }
-    // The grid first, then the species, then the rest, as the CSV lists them.
-    let order = fixed[..1].iter().chain(&species_regions).chain(&fixed[1..]);
-    order
-        .map(|region| {
-            let living: Vec<usize> = region.cells.iter().map(|&i| i as usize).filter(|&i| alive[i]).collect();
-            let mean_over = |f: &dyn Fn(usize) -> f64| {
-                if living.is_empty() { 0.0 } else { living.iter().map(|&i| f(i)).sum::<f64>() / (living.len() * c) as f64 }
-            };
-            let abs_sum = |g: &Grid, i: usize| g.data[i * c..(i + 1) * c].iter().map(|v| v.abs() as f64).sum::<f64>();
-            let mean_abs_state = mean_over(&|i| abs_sum(state, i));
-            let mean_abs_update = update.zip(alive_after.as_ref()).map(|((before, after), alive_after)| {
-                let living: Vec<usize> = region.cells.iter().map(|&i| i as usize).filter(|&i| alive_after[i]).collect();
-                let sum: f64 = living
-                    .iter()
-                    .map(|&i| {
-                        let (b, a) = (&before.data[i * c..(i + 1) * c], &after.data[i * c..(i + 1) * c]);
-                        b.iter().zip(a).map(|(x, y)| (y - x).abs() as f64).sum::<f64>()
-                    })
-                    .sum();
-                if living.is_empty() { 0.0 } else { sum / (living.len() * c) as f64 }
-            });
-            let loss = region.target.and_then(|(species, origin)| {
-                let target = scene.targets[species].as_ref()?;
-                Some(placed_rgba_mse(state, &target.rgba, origin))
-            });
+/// The rows of every region from its sums: `now` over the state after this step's events,
+/// `stepped` over the state just after the last step (before the events), reduced against the
+/// state just before it.
+fn measure(scene: &LoadedScenario, regions: &Regions, at: &Moment, now: &[SlotSums], stepped: Option<&[SlotSums]>) -> Vec<MetricRow> {
+    let channels = scene.kind.channels() as f64;
+    let mean = |sum: f64, alive: u64| if alive == 0 { 0.0 } else { sum / (alive as f64 * channels) };
+    regions
+        .slots
+        .iter()
+        .enumerate()
+        .map(|(slot, info)| {
+            let sums = &now[slot];
             let (mut accuracy, mut agreement, mut majority) = (None, None, None);
-            if let Some(d) = region.digit
-                && kind == ModelKind::Mnist
+            if let Some(d) = info.digit
+                && scene.kind == ModelKind::Mnist
+                && sums.alive > 0
             {
-                let mut votes = [0u64; mnist::CLASSES];
-                for &i in &living {
-                    votes[mnist::cell_label(&state.data[i * c..(i + 1) * c]).class as usize] += 1;
-                }
-                let n = living.len() as f64;
-                if n > 0.0 {
-                    let (best, count) = votes.iter().enumerate().max_by_key(|&(k, v)| (*v, std::cmp::Reverse(k))).expect("ten classes");
-                    majority = Some(best as u8);
-                    agreement = Some(*count as f64 / n);
-                    accuracy = at.digits[d].label.map(|l| votes[l as usize] as f64 / n);
-                }
+                let votes = &sums.votes;
+                let (best, count) = votes.iter().enumerate().max_by_key(|&(k, v)| (*v, std::cmp::Reverse(k))).expect("ten classes");
+                let n = sums.alive as f64;
+                majority = Some(best as u8);
+                agreement = Some(*count as f64 / n);
+                accuracy = at.digits[d].label.map(|l| votes[l as usize] as f64 / n);
             }
             MetricRow {
                 seed: at.seed,
                 step: at.step,
-                region: region.name.clone(),
-                cells: region.cells.len() as u64,
-                alive: living.len() as u64,
-                loss,
+                region: info.name.clone(),
+                cells: info.cells.unwrap_or(sums.members),
+                alive: sums.alive,
+                loss: info.target_values.map(|n| sums.loss.value() / n as f64),
                 accuracy,
                 agreement,
                 majority,
-                mean_abs_state,
-                mean_abs_update,
+                mean_abs_state: mean(sums.abs_state.value(), sums.alive),
+                mean_abs_update: stepped.map(|s| mean(s[slot].abs_update.value(), s[slot].alive)),
             }
         })
         .collect()
-}
-
-/// Mean squared RGBA error between a target placed with its top-left cell at `origin` and the
-/// state under it (cells past the grid's edge count as empty).
-pub fn placed_rgba_mse(state: &Grid, target: &Grid, origin: [i64; 2]) -> f64 {
-    let mut sum = 0.0;
-    for ty in 0..target.height {
-        for tx in 0..target.width {
-            let (x, y) = (origin[0] + tx as i64, origin[1] + ty as i64);
-            let inside = (0..state.width as i64).contains(&x) && (0..state.height as i64).contains(&y);
-            let here = if inside { &state.cell(x as usize, y as usize)[..4] } else { &[0.0; 4][..] };
-            sum += here.iter().zip(target.cell(tx, ty)).map(|(s, t)| ((s - t) as f64).powi(2)).sum::<f64>();
-        }
-    }
-    sum / (target.cells() * 4) as f64
 }
 
 /// What one run produced.
@@ -325,7 +329,8 @@ pub fn run(
 ) -> Result<RunRecord, String> {
     let s = &scene.scenario;
     let Stops { metrics, frames } = stops(scene);
-    // A recording at step S also needs the state just before step S's own step.
+    // A recording at step S also reduces the state just before step S's own step: the update
+    // is measured against it.
     let before_metrics: BTreeSet<u32> = metrics.iter().filter(|&&m| m > 0).map(|&m| m - 1).collect();
     let mut moments: BTreeSet<u32> = scene.timeline.keys().copied().collect();
     moments.extend(&metrics);
@@ -333,21 +338,22 @@ pub fn run(
     moments.extend(&before_metrics);
     moments.insert(s.steps);
 
-    let fixed = fixed_regions(scene);
+    let regions = Regions::of(scene);
     backend.start(scene, seed)?;
     let mut digits = scene.digits.clone();
     let mut record = RunRecord { seed, rows: Vec::new(), frames: Vec::new(), snapshots: Vec::new(), last: Grid::new(1, 1, 1) };
     let mut now = 0u32;
-    let mut before: Option<Grid> = None;
     for moment in moments {
         if moment > now {
             backend.run(moment - now)?;
             now = moment;
             progress(now);
         }
-        // The NCA's own change is measured before this step's events.
-        let stepped = if metrics.contains(&now) && now > 0 { Some(backend.state()?) } else { None };
+        // The NCA's own change is measured before this step's events, against the reduction
+        // of the step before (after its events).
+        let stepped = if metrics.contains(&now) && now > 0 { Some(backend.reduce(&regions.layout)?) } else { None };
         let mut snapshot_names = Vec::new();
+        let has_events = scene.timeline.contains_key(&now);
         for event in scene.timeline.get(&now).into_iter().flatten() {
             match event {
                 Step::Edits(edits) => backend.edit(edits)?,
@@ -357,27 +363,27 @@ pub fn run(
                 Step::Snapshot(name) => snapshot_names.push(name.clone()),
             }
         }
-        let wants_state = metrics.contains(&now) || frames.contains(&now) || before_metrics.contains(&now) || !snapshot_names.is_empty();
-        if !wants_state {
+        if metrics.contains(&now) || before_metrics.contains(&now) {
+            // Without events at this step, the state after them is the one just reduced.
+            let sums = match &stepped {
+                Some(sums) if !has_events => sums.clone(),
+                _ => backend.reduce(&regions.layout)?,
+            };
+            if metrics.contains(&now) {
+                let at = Moment { seed, step: now, digits: &digits };
+                record.rows.extend(measure(scene, &regions, &at, &sums, stepped.as_deref()));
+            }
+        }
+        if !(frames.contains(&now) || !snapshot_names.is_empty() || now == s.steps) {
             continue;
         }
-        // Without events at this step, the state after them is the one just read.
-        let state = match (&stepped, scene.timeline.contains_key(&now)) {
-            (Some(after), false) => after.clone(),
-            _ => backend.state()?,
-        };
-        if metrics.contains(&now) {
-            let update = before.as_ref().zip(stepped.as_ref());
-            let at = Moment { seed, step: now, digits: &digits };
-            record.rows.extend(measure(scene, &fixed, &at, &state, update));
-        }
+        let state = backend.state()?;
         if frames.contains(&now) {
             record.frames.push((now, state.clone()));
         }
         for name in snapshot_names {
             record.snapshots.push((name, now, state.clone()));
         }
-        before = before_metrics.contains(&now).then_some(state.clone());
         if now == s.steps {
             record.last = state;
         }
