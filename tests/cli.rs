@@ -251,6 +251,51 @@ fn window_teaches_a_picture_and_reports_it() {
     assert!(image::open(&shot).is_ok());
 }
 
+/// Record GIF in the real window (`--record-gif`, the panel's button from the command line): a
+/// scenario playing for 60 frames becomes an animated GIF of the window at half size, a frame
+/// every 4th frame, and its last frame shows the grown lizards.
+#[test]
+fn window_records_a_scenario_into_a_gif() {
+    let dir = tempfile::tempdir().unwrap();
+    let (shot, gif) = (dir.path().join("shot.png"), dir.path().join("screen.gif"));
+    let out = nca_under_xvfb(&[
+        "run",
+        "--scenario",
+        "assets/scenarios/two_lizards_meet.ron",
+        "--speed",
+        "4",
+        "--frames",
+        "60",
+        "--screenshot",
+        shot.to_str().unwrap(),
+        "--record-gif",
+        gif.to_str().unwrap(),
+    ]);
+    assert!(out.status.success(), "window app failed: {}", String::from_utf8_lossy(&out.stderr));
+    let window = image::open(&shot).unwrap().to_rgb8();
+    let mut options = gif::DecodeOptions::new();
+    options.set_color_output(gif::ColorOutput::RGBA);
+    let mut decoder = options.read_info(std::fs::File::open(&gif).unwrap()).unwrap();
+    assert_eq!((decoder.width() as u32, decoder.height() as u32), (window.width() / 2, window.height() / 2));
+    let mut frames = Vec::new();
+    while let Some(frame) = decoder.read_next_frame().unwrap() {
+        frames.push(frame.buffer.to_vec());
+    }
+    // 15 captures asked for; a screenshot arrives a frame or two after it is asked, so the last
+    // may miss the stop.
+    assert!((13..=15).contains(&frames.len()), "{} frames", frames.len());
+    assert_ne!(frames.first(), frames.last(), "the scene moved while it was recorded");
+    let green = frames
+        .last()
+        .unwrap()
+        .chunks_exact(4)
+        .filter(|p| p[1] > 120 && p[1] as i32 - p[0] as i32 > 40 && p[1] as i32 - p[2] as i32 > 40)
+        .count();
+    assert!(green > 200, "the last frame shows the lizards: {green} green pixels");
+    let refused = Command::new(env!("CARGO_BIN_EXE_nca")).args(["run", "--record-gif", "x.gif"]).output().unwrap();
+    assert!(String::from_utf8_lossy(&refused.stderr).contains("give --frames or --seconds"));
+}
+
 /// `nca scenario run` end to end: several seeds (a panic in clap once), both backends, the files
 /// other tools read; and a broken scenario is one line with its line and column, exit status 1.
 #[test]

@@ -62,6 +62,7 @@ impl Sandbox {
                 frames: None,
                 seconds: None,
                 screenshot: None,
+                record_gif: None,
                 teach: None,
                 report: None,
                 monkey: None,

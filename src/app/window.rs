@@ -12,6 +12,7 @@ use bevy_egui::EguiPlugin;
 use crate::gpu::NcaPlugin;
 use crate::input::{DeviceInputPlugin, ToolsPlugin};
 use crate::library::{self, LibraryPlugin, ModelLibrary};
+use crate::scene::scenario::ScreenGif;
 use crate::scene::teach::{TeachCommand, TeachSettings, TeachState, TeachTarget};
 use crate::scene::{SceneCommand, ScenePlugin, SceneSettings};
 use crate::sim::{GridViewPlugin, NcaModel, Playback, PlaybackPlugin, Speed};
@@ -49,6 +50,8 @@ pub struct WindowOptions {
     pub seconds: Option<f32>,
     /// Save a screenshot here after the last frame.
     pub screenshot: Option<PathBuf>,
+    /// Record the window into this GIF from the start to the last frame.
+    pub record_gif: Option<PathBuf>,
     /// A lesson to start once the scene runs.
     pub teach: Option<TeachStart>,
     /// Write a JSON report here when the app exits (frame times, the lesson's figures).
@@ -155,6 +158,7 @@ pub fn run(options: WindowOptions) -> AppExit {
     .insert_resource(options.clone())
     .init_resource::<FrameTimes>()
     .add_systems(Update, count_frames)
+    .add_systems(Startup, start_screen_gif)
     .add_systems(Last, write_report.before(crate::scene::teach::keep_lesson_on_exit));
     if options.kiosk {
         app.insert_resource(crate::scene::kiosk::KioskSettings::installation());
@@ -293,6 +297,7 @@ pub struct FrameTimes(pub Vec<f32>, pub Vec<(f32, f64)>);
 fn count_frames(
     mut commands: Commands,
     options: Res<WindowOptions>,
+    mut gif: ResMut<ScreenGif>,
     time: Res<Time<Real>>,
     mut times: ResMut<FrameTimes>,
     mut frame: Local<u32>,
@@ -314,22 +319,27 @@ fn count_frames(
         let by_time = options.seconds.is_some_and(|s| time.elapsed_secs() >= s);
         if by_frames || by_time {
             *ended_at = Some(*frame);
-            match &options.screenshot {
-                Some(path) => {
-                    commands.spawn(Screenshot::primary_window()).observe(save_to_disk(path.clone()));
-                }
-                None => {
-                    exit.write(AppExit::Success);
-                }
+            if let Some(path) = &options.screenshot {
+                commands.spawn(Screenshot::primary_window()).observe(save_to_disk(path.clone()));
+            }
+            if options.record_gif.is_some() && gif.active {
+                info!("{}", gif.stop());
             }
         }
     }
-    // The screenshot is written a few frames after it was requested.
-    if let (Some(end), Some(path)) = (*ended_at, &options.screenshot)
-        && *frame > end
-        && (path.exists() || *frame > end + 600)
-    {
-        exit.write(AppExit::Success);
+    // The screenshot is written a few frames after it was requested, the GIF on a thread.
+    if let Some(end) = *ended_at {
+        let shot_done = options.screenshot.as_ref().is_none_or(|path| *frame > end && (path.exists() || *frame > end + 600));
+        if shot_done && !gif.is_writing() {
+            exit.write(AppExit::Success);
+        }
+    }
+}
+
+/// With `--record-gif`, the screen recording starts with the app.
+fn start_screen_gif(options: Res<WindowOptions>, mut gif: ResMut<ScreenGif>) {
+    if let Some(path) = &options.record_gif {
+        gif.start(path.clone());
     }
 }
 

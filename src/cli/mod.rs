@@ -494,6 +494,10 @@ pub enum Command {
         /// Save a screenshot after the last frame (needs --frames or --seconds).
         #[arg(long)]
         screenshot: Option<PathBuf>,
+        /// Record the window into this animated GIF from the first frame to the last (needs
+        /// --frames or --seconds): the panel's Record GIF, every 4th frame at half size.
+        #[arg(long)]
+        record_gif: Option<PathBuf>,
         /// Growing models: start teaching the model to become this picture (PNG) at once; the
         /// lesson trains beside the running scene and its weights reach the grid as it learns.
         #[arg(long)]
@@ -649,6 +653,7 @@ fn run(cli: Cli) -> Result<(), String> {
         frames: None,
         seconds: None,
         screenshot: None,
+        record_gif: None,
         teach: None,
         teach_mode: crate::model::GrowingMode::Regenerating,
         teach_from: crate::scene::teach::TeachFrom::Current,
@@ -678,6 +683,7 @@ fn run(cli: Cli) -> Result<(), String> {
             frames,
             seconds,
             screenshot,
+            record_gif,
             teach,
             teach_mode,
             teach_from,
@@ -695,6 +701,12 @@ fn run(cli: Cli) -> Result<(), String> {
                     return Err("--screenshot is taken after the last frame: give --frames or --seconds".into());
                 }
                 crate::model::weights::check_output(path).map_err(|e| format!("--screenshot {e}"))?;
+            }
+            if let Some(path) = &record_gif {
+                if frames.is_none() && seconds.is_none() {
+                    return Err("--record-gif stops at the last frame: give --frames or --seconds".into());
+                }
+                crate::model::weights::check_output(path).map_err(|e| format!("--record-gif {e}"))?;
             }
             if let Some(path) = &report {
                 crate::model::weights::check_output(path).map_err(|e| format!("--report {e}"))?;
@@ -800,6 +812,7 @@ fn run(cli: Cli) -> Result<(), String> {
                 frames,
                 seconds,
                 screenshot: screenshot.clone(),
+                record_gif: record_gif.clone(),
                 teach,
                 report,
                 monkey,
@@ -808,6 +821,9 @@ fn run(cli: Cli) -> Result<(), String> {
             });
             if let Some(path) = screenshot.filter(|p| !p.exists()) {
                 return Err(format!("{}: screenshot was not written", path.display()));
+            }
+            if let Some(path) = record_gif.filter(|p| !p.exists()) {
+                return Err(format!("{}: the GIF was not written (see the log above)", path.display()));
             }
             match exit {
                 bevy::app::AppExit::Success => Ok(()),

@@ -570,6 +570,8 @@ pub struct ScreenGif {
     since: u32,
     /// Where the GIF goes when capturing stops.
     pub out: PathBuf,
+    /// The thread writing the last recording.
+    writing: Option<std::thread::JoinHandle<()>>,
 }
 
 impl Default for ScreenGif {
@@ -581,11 +583,17 @@ impl Default for ScreenGif {
             frames: Default::default(),
             since: 0,
             out: PathBuf::from("recordings/screen.gif"),
+            writing: None,
         }
     }
 }
 
 impl ScreenGif {
+    /// Whether a stopped recording is still being written.
+    pub fn is_writing(&self) -> bool {
+        self.writing.as_ref().is_some_and(|w| !w.is_finished())
+    }
+
     /// Frames captured so far.
     pub fn frame_count(&self) -> usize {
         self.frames.lock().map_or(0, |f| f.len())
@@ -608,7 +616,7 @@ impl ScreenGif {
         let frames = std::mem::take(&mut *self.frames.lock().expect("not poisoned"));
         let out = self.out.clone();
         let count = frames.len();
-        std::thread::spawn(move || {
+        self.writing = Some(std::thread::spawn(move || {
             let result = (|| -> Result<(), String> {
                 if let Some(dir) = out.parent().filter(|d| !d.as_os_str().is_empty()) {
                     std::fs::create_dir_all(dir).map_err(|e| format!("{}: {e}", dir.display()))?;
@@ -620,7 +628,7 @@ impl ScreenGif {
                 Ok(()) => info!("screen recording: {} frames written to {}", frames.len(), out.display()),
                 Err(e) => error!("screen recording not written: {e}"),
             }
-        });
+        }));
         format!("writing {count} frames to {}", self.out.display())
     }
 }
