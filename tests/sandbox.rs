@@ -645,22 +645,28 @@ fn bad_digit_pictures_and_missing_samples_are_reported(s: &mut Sandbox) {
 /// the same state, bit for bit (same backend, same steps, the edits on the steps they landed on).
 /// Returns the recording; the player stays (the caller leaves it by picking a model).
 fn record_and_replay(s: &mut Sandbox, name: &str, act: &dyn Fn(&mut Sandbox)) -> nca_sandbox::model::scenario::LoadedScenario {
-    use nca_sandbox::model::scenario::LoadedScenario;
-    use nca_sandbox::scene::scenario::{ScenarioCommand, ScenarioPlayer, ScenarioRecorder, stage};
+    use nca_sandbox::scene::scenario::{ScenarioCommand, ScenarioRecorder};
     let file = s._dir.path().join(name);
     s.app.world_mut().write_message(ScenarioCommand::StartRecording);
     s.until("the recording starts", |app| app.world().resource::<ScenarioRecorder>().event_count() > 0);
     act(s);
     let recorded = s.pause_and_read();
-    let recorded_step = s.step();
     s.app.world_mut().write_message(ScenarioCommand::StopRecording(file.clone()));
     s.update();
-    let scene = LoadedScenario::load(&file).unwrap_or_else(|e| panic!("{e}"));
-    assert_eq!(scene.scenario.steps, recorded_step, "the recording ends where the grid is");
+    replays_to(s, &file, &recorded)
+}
 
+/// Plays the scenario `file` in the window and checks it ends at `expected`'s step with its
+/// state, bit for bit. Returns the scenario; the player stays.
+fn replays_to(s: &mut Sandbox, file: &std::path::Path, expected: &Grid) -> nca_sandbox::model::scenario::LoadedScenario {
+    use nca_sandbox::model::scenario::LoadedScenario;
+    use nca_sandbox::scene::scenario::{ScenarioPlayer, stage};
+    let expected_step = s.step();
+    let scene = LoadedScenario::load(file).unwrap_or_else(|e| panic!("{e}"));
+    assert_eq!(scene.scenario.steps, expected_step, "the scenario ends where the grid is");
     let first = {
         let world = s.app.world_mut();
-        let mut player = ScenarioPlayer::new(scene.clone(), file.clone());
+        let mut player = ScenarioPlayer::new(scene.clone(), file.to_path_buf());
         let first = world.resource_scope(|world, mut settings: Mut<nca_sandbox::scene::SceneSettings>| {
             world.resource_scope(|world, mut digits: Mut<DigitsSettings>| {
                 world.resource_scope(|_, mut models: Mut<Assets<NcaModel>>| stage(&mut player, &mut settings, &mut digits, &mut models))
@@ -674,9 +680,9 @@ fn record_and_replay(s: &mut Sandbox, name: &str, act: &dyn Fn(&mut Sandbox)) ->
     s.playback().speed = Speed::Four;
     s.until("the replay finishes", |app| app.world().resource::<ScenarioPlayer>().finished);
     let replayed = s.pause_and_read();
-    assert_eq!(s.step(), recorded_step);
-    assert!(replayed.data == recorded.data, "the replay differs from the recording by {:e}", diff(&replayed.data, &recorded.data).0);
-    assert_eq!(replayed.species, recorded.species);
+    assert_eq!(s.step(), expected_step);
+    assert!(replayed.data == expected.data, "the replay differs by {:e}", diff(&replayed.data, &expected.data).0);
+    assert_eq!(replayed.species, expected.species);
     scene
 }
 
@@ -736,6 +742,34 @@ fn a_recording_on_a_canvas_replays(s: &mut Sandbox) {
         .iter()
         .filter(|e| matches!(&e.action, Action::Edits(list) if list.iter().any(|x| matches!(x, Edit::PlaceImage(_)))));
     assert_eq!(placed.count(), 2, "both digits are in the recording");
+    leave_scenario(s, original);
+    s.playback().paused = false;
+}
+
+/// Save scene with no scenario playing writes what happened since the grid last started over,
+/// and that file replays to the scene as it is, bit for bit: nothing drawn is lost.
+fn a_saved_scene_replays_to_the_same_state(s: &mut Sandbox) {
+    use nca_sandbox::scene::scenario::{ScenarioCommand, ScenarioStatus};
+    let original = sandbox_model(s);
+    s.app.world_mut().write_message(SceneCommand::Reset);
+    s.playback().paused = false;
+    s.playback().speed = Speed::Two;
+    let target = s.step() + 30;
+    s.until("the lizard grows", |app| grid_step(app).unwrap() >= target);
+    s.app.world_mut().resource_mut::<ToolSettings>().tool = Tool::Erase;
+    s.app.world_mut().resource_mut::<ToolSettings>().brush_radius = 4.0;
+    s.click(Vec2::new(46.0, 46.0), 1);
+    s.app.world_mut().resource_mut::<nca_sandbox::scene::SceneSettings>().rotation_degrees = -20.0;
+    let target = s.step() + 20;
+    s.until("it heals a little", |app| grid_step(app).unwrap() >= target);
+    let now = s.pause_and_read();
+    let file = s._dir.path().join("scene.ron");
+    s.app.world_mut().write_message(ScenarioCommand::SaveScene(file.clone()));
+    s.update();
+    let status = s.app.world().resource::<ScenarioStatus>().message.clone().unwrap_or_default();
+    assert!(status.starts_with("saved"), "{status}");
+    let scene = replays_to(s, &file, &now);
+    assert!(scene.scenario.events.len() >= 3, "the start, the erase and the turn: {:?}", scene.scenario.events);
     leave_scenario(s, original);
     s.playback().paused = false;
 }
@@ -1004,10 +1038,11 @@ fn write_later(path: &Path, bytes: &[u8]) {
 fn sandbox_tools_transport_species_and_reload() {
     let mut s = Sandbox::new();
     type Check = fn(&mut Sandbox);
-    let checks: [(&str, Check); 20] = [
+    let checks: [(&str, Check); 21] = [
         ("kiosk: starts over when nothing lives and after idling", kiosk_starts_over_when_nothing_lives_and_after_idling),
         ("transport: speed and pause", transport),
         ("a recording replays to the same state", a_recording_replays_to_the_same_state),
+        ("a saved scene replays to the same state", a_saved_scene_replays_to_the_same_state),
         ("a playlist plays in turn; a scene saves", a_playlist_plays_in_turn_and_a_scene_saves),
         ("a click erases a disc of the brush radius", click_erases_a_disc),
         ("a double-click plants a seed that grows", double_click_plants_a_seed_that_grows),

@@ -109,26 +109,78 @@ impl ScenarioRecorder {
 
     /// The recording as a scenario with its model files (names relative to the scenario, which
     /// finds them beside itself).
-    fn finish(&mut self, path: &std::path::Path) -> Result<(Scenario, Vec<(PathBuf, NcaWeights)>), String> {
-        self.active = false;
-        let mut scenario = self.start.take().ok_or("nothing was recorded")?;
+    fn to_scenario(&self, path: &std::path::Path) -> Result<(Scenario, Vec<(PathBuf, NcaWeights)>), String> {
+        let mut scenario = self.start.clone().ok_or("nothing was recorded")?;
         let files: Vec<(PathBuf, NcaWeights)> =
-            self.models.drain(..).enumerate().map(|(i, weights)| (model_file_for(path, i), weights)).collect();
+            self.models.iter().enumerate().map(|(i, weights)| (model_file_for(path, i), weights.clone())).collect();
         let name_of = |i: usize| PathBuf::from(files[i].0.file_name().expect("a file name"));
         for (i, species) in scenario.species.iter_mut().enumerate() {
             species.model = name_of(i);
         }
         let mut next_file = scenario.species.len();
-        for event in &mut self.events {
+        scenario.events = self.events.clone();
+        for event in &mut scenario.events {
             if let Action::SwapModel { model, .. } = &mut event.action {
                 *model = name_of(next_file);
                 next_file += 1;
             }
         }
-        scenario.events = std::mem::take(&mut self.events);
         scenario.steps = self.step.max(1);
         scenario.events.retain(|e| e.step <= scenario.steps);
         Ok((scenario, files))
+    }
+
+    /// Stops, and gives the recording as [`ScenarioRecorder::to_scenario`] does.
+    fn finish(&mut self, path: &std::path::Path) -> Result<(Scenario, Vec<(PathBuf, NcaWeights)>), String> {
+        let recording = self.to_scenario(path);
+        self.active = false;
+        self.start = None;
+        self.models.clear();
+        self.events.clear();
+        recording
+    }
+
+    /// Starts over on `grid` as it is now (step 0, about to take its queued edits).
+    fn begin(&mut self, name: &str, grid: &CaGrid, kind: crate::model::ModelKind, settings: &SceneSettings) {
+        self.start = Some(grid_as_scenario(name, grid, kind, settings));
+        self.rotation = grid.rotation_degrees;
+        self.species.clear();
+        self.models.clear();
+        self.events.clear();
+        self.step = 0;
+    }
+
+    /// Writes down this frame's changes: species added or swapped, a turn of the kernels, the
+    /// edits the plan is about to take (at the step they land on), and the steps it will run.
+    fn observe(&mut self, grid: &CaGrid, edits: &GridEdits, models: &Assets<NcaModel>) {
+        let step = grid.step;
+        self.step = step;
+        let species: Vec<AssetId<NcaModel>> = grid.species_models().map(Handle::id).collect();
+        if species != self.species {
+            for (i, id) in species.iter().enumerate() {
+                if self.species.get(i) == Some(id) {
+                    continue;
+                }
+                let Some(model) = models.get(*id) else { continue };
+                let Some(start) = self.start.as_mut() else { return };
+                if i >= start.species.len() {
+                    start.species.push(SpeciesSpec { name: format!("species{i}"), model: PathBuf::new(), target: None });
+                } else {
+                    let name = start.species[i].name.clone();
+                    self.events.push(Event { step, action: Action::SwapModel { species: name, model: PathBuf::new() } });
+                }
+                self.models.push((*model.weights).clone());
+            }
+            self.species = species;
+        }
+        if grid.rotation_degrees != self.rotation {
+            self.rotation = grid.rotation_degrees;
+            self.events.push(Event { step, action: Action::Rotate(grid.rotation_degrees) });
+        }
+        if !edits.queue.is_empty() {
+            self.events.push(Event { step, action: Action::Edits(edits.queue.clone()) });
+        }
+        self.step = step + grid.single_steps + if grid.paused { 0 } else { grid.steps_per_frame };
     }
 }
 
@@ -158,6 +210,7 @@ pub struct ScenarioPlugin;
 impl Plugin for ScenarioPlugin {
     fn build(&self, app: &mut App) {
         app.init_resource::<ScenarioRecorder>()
+            .init_resource::<SceneHistory>()
             .init_resource::<ScenarioStatus>()
             .init_resource::<ScreenGif>()
             .add_systems(Last, capture_screen)
@@ -297,18 +350,80 @@ fn play(
     }
 }
 
-/// Writes down the edits the plan is about to take, with the step they land on.
+/// Everything done to the sandbox grid since it last started over, always written down: what
+/// Save scene writes when no scenario plays, so the saved file replays to the scene as it is.
+/// A history that grew past its bounds (a very long session) is given up until the next reset.
+#[derive(Resource, Default)]
+pub struct SceneHistory {
+    recorder: ScenarioRecorder,
+    /// The grid's step last frame (a smaller one means it started over).
+    last_step: u32,
+    /// Size and kind the history was started for.
+    started_for: Option<(u32, u32, crate::model::ModelKind)>,
+    /// Why the history cannot replay the scene, if it cannot.
+    given_up: Option<String>,
+}
+
+/// Most edit events a scene history keeps.
+const HISTORY_MAX_EVENTS: usize = 20_000;
+/// Most model versions a scene history keeps (a lesson swaps weights in every few seconds).
+const HISTORY_MAX_MODELS: usize = 64;
+
+impl SceneHistory {
+    fn observe(
+        &mut self,
+        grid: &CaGrid,
+        edits: &GridEdits,
+        kind: crate::model::ModelKind,
+        settings: &SceneSettings,
+        models: &Assets<NcaModel>,
+    ) {
+        let reset = grid.step == 0 && edits.queue.contains(&Edit::Clear);
+        let other_grid = self.started_for != Some((grid.width, grid.height, kind));
+        if reset || other_grid || grid.step < self.last_step {
+            self.recorder.begin("Saved from the window", grid, kind, settings);
+            self.started_for = Some((grid.width, grid.height, kind));
+            self.given_up = None;
+            if !reset {
+                // A fresh grid is made empty and takes its kind's start edits in the plan, after
+                // this system; a replay starts the same way.
+                if grid.step == 0 {
+                    let mut start = vec![Edit::Clear];
+                    start.extend(kind.start_edits(grid.width, grid.height));
+                    self.recorder.events.push(Event { step: 0, action: Action::Edits(start) });
+                } else {
+                    self.given_up = Some("the scene's start was not seen".into());
+                }
+            }
+        }
+        self.last_step = grid.step;
+        if self.given_up.is_some() {
+            return;
+        }
+        self.recorder.observe(grid, edits, models);
+        if self.recorder.events.len() > HISTORY_MAX_EVENTS || self.recorder.models.len() > HISTORY_MAX_MODELS {
+            self.given_up = Some("too much happened since the last reset to replay it".into());
+            self.recorder.events.clear();
+            self.recorder.models.clear();
+        }
+    }
+}
+
+/// Writes down the edits the plan is about to take, with the step they land on: into the
+/// recording (Record), and into the scene's history.
 fn record(
     mut recorder: ResMut<ScenarioRecorder>,
+    mut history: ResMut<SceneHistory>,
     settings: Res<SceneSettings>,
     models: Res<Assets<NcaModel>>,
     grids: Query<(&CaGrid, &GridEdits), With<SandboxGrid>>,
 ) {
+    let Some((grid, edits)) = grids.iter().next() else { return };
+    let Some(kind) = grid.kind(&models) else { return };
+    history.observe(grid, edits, kind, &settings, &models);
     if !recorder.active {
         return;
     }
-    let Some((grid, edits)) = grids.iter().next() else { return };
-    let Some(kind) = grid.kind(&models) else { return };
     if recorder.starting {
         // The reset that starts a recording has landed when the step is back at 0 and its
         // clear is queued.
@@ -316,41 +431,9 @@ fn record(
             return;
         }
         recorder.starting = false;
-        recorder.start = Some(grid_as_scenario("Recorded in the window", grid, kind, &settings));
-        recorder.rotation = grid.rotation_degrees;
-        recorder.species.clear();
-        recorder.models.clear();
-        recorder.events.clear();
+        recorder.begin("Recorded in the window", grid, kind, &settings);
     }
-    let step = grid.step;
-    recorder.step = step;
-    let species: Vec<AssetId<NcaModel>> = grid.species_models().map(Handle::id).collect();
-    if species != recorder.species {
-        for (i, id) in species.iter().enumerate() {
-            if recorder.species.get(i) == Some(id) {
-                continue;
-            }
-            let Some(model) = models.get(*id) else { continue };
-            let start = recorder.start.as_mut().expect("started above");
-            if i >= start.species.len() {
-                start.species.push(SpeciesSpec { name: format!("species{i}"), model: PathBuf::new(), target: None });
-            } else {
-                let name = start.species[i].name.clone();
-                recorder.events.push(Event { step, action: Action::SwapModel { species: name, model: PathBuf::new() } });
-            }
-            recorder.models.push((*model.weights).clone());
-        }
-        recorder.species = species;
-    }
-    if grid.rotation_degrees != recorder.rotation {
-        recorder.rotation = grid.rotation_degrees;
-        recorder.events.push(Event { step, action: Action::Rotate(grid.rotation_degrees) });
-    }
-    if !edits.queue.is_empty() {
-        recorder.events.push(Event { step, action: Action::Edits(edits.queue.clone()) });
-    }
-    // The steps this frame will run count toward the recording's length.
-    recorder.step = step + grid.single_steps + if grid.paused { 0 } else { grid.steps_per_frame };
+    recorder.observe(grid, edits, &models);
 }
 
 /// A scenario of the grid as it is (size, seed, background, rotation) with nothing on it yet.
@@ -400,6 +483,7 @@ fn apply_commands(
     mut status: ResMut<ScenarioStatus>,
     settings: Res<SceneSettings>,
     player: Option<Res<ScenarioPlayer>>,
+    history: Res<SceneHistory>,
     models: Res<Assets<NcaModel>>,
     mut scene_commands: MessageWriter<super::SceneCommand>,
     mut grids: Query<(&mut CaGrid, &mut GridEdits), With<SandboxGrid>>,
@@ -422,7 +506,7 @@ fn apply_commands(
             }
             ScenarioCommand::SaveScene(path) => match grids.iter().next() {
                 None => Err("there is no grid to save yet".to_string()),
-                Some((grid, _)) => scene_as_scenario(grid, &settings, player.as_deref(), &models, path)
+                Some((grid, _)) => scene_as_scenario(grid, &settings, player.as_deref(), &history, &models, path)
                     .and_then(|(scenario, files)| save_with_models(path, &scenario, &files)),
             },
             ScenarioCommand::Restart => {
@@ -444,14 +528,23 @@ fn apply_commands(
 }
 
 /// The scene as it is: the playing scenario if there is one (its events and all), otherwise the
-/// grid, its species' models and the organism every fresh grid of the kind starts with.
+/// scene's history since it last started over (which replays to the scene as it is now), or,
+/// where that history was given up, the grid, its species' models and the organism every fresh
+/// grid of the kind starts with.
 fn scene_as_scenario(
     grid: &CaGrid,
     settings: &SceneSettings,
     player: Option<&ScenarioPlayer>,
+    history: &SceneHistory,
     models: &Assets<NcaModel>,
     path: &std::path::Path,
 ) -> Result<(Scenario, Vec<(PathBuf, NcaWeights)>), String> {
+    if player.is_none_or(|p| p.abandoned) {
+        match &history.given_up {
+            None => return history.recorder.to_scenario(path),
+            Some(why) => warn!("Save scene: {why}; the grid, its models and its start are saved instead"),
+        }
+    }
     let weights: Vec<NcaWeights> = grid
         .species_models()
         .map(|h| models.get(h).map(|m| (*m.weights).clone()).ok_or("a species' model has not loaded"))
