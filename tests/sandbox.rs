@@ -774,8 +774,9 @@ fn a_saved_scene_replays_to_the_same_state(s: &mut Sandbox) {
     s.playback().paused = false;
 }
 
-/// A kiosk's playlist plays its scenarios in turn, each on its own grid; Save scene writes the
-/// scene with its model beside it, and the file reads back.
+/// A kiosk's playlist plays its scenarios in turn, each on its own grid, and a snapshot does not
+/// stop an unattended show (it once paused it for good); Save scene writes the scene with its
+/// model beside it, and the file reads back.
 fn a_playlist_plays_in_turn_and_a_scene_saves(s: &mut Sandbox) {
     use nca_sandbox::model::scenario::LoadedScenario;
     use nca_sandbox::scene::scenario::{Playlist, ScenarioCommand, ScenarioPlayer, ScenarioStatus, stage};
@@ -785,7 +786,7 @@ fn a_playlist_plays_in_turn_and_a_scene_saves(s: &mut Sandbox) {
         let file = s._dir.path().join(name);
         let text = format!(
             r#"Scenario(version: 1, name: "{name}", grid: (width: {}, height: {}), species: [(name: "l", model: "{model}")],
-               organisms: [(species: "l", at: (10, 10))], steps: 12)"#,
+               organisms: [(species: "l", at: (10, 10))], steps: 12, events: [(step: 5, do: Snapshot("mid"))])"#,
             size.0, size.1
         );
         std::fs::write(&file, text).unwrap();

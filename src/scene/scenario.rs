@@ -258,6 +258,7 @@ pub fn stage(
 }
 
 /// Applies the events due at the grid's step and keeps this frame's steps from passing the next.
+#[allow(clippy::too_many_arguments)]
 fn play(
     player: Option<ResMut<ScenarioPlayer>>,
     mut playback: ResMut<Playback>,
@@ -265,8 +266,11 @@ fn play(
     mut digits: ResMut<super::digits::DigitsSettings>,
     mut models: ResMut<Assets<NcaModel>>,
     mut grids: Query<(&mut CaGrid, &mut GridEdits), With<SandboxGrid>>,
+    playlist: Option<Res<Playlist>>,
+    kiosk: Res<super::kiosk::KioskSettings>,
 ) {
     let Some(mut player) = player else { return };
+    let unattended = playlist.is_some() || kiosk.idle_reset_seconds.is_some();
     let Some((mut grid, mut edits)) = grids.iter_mut().next() else { return };
     if player.start_models.is_empty() || player.abandoned {
         return;
@@ -326,7 +330,10 @@ fn play(
                         grid.rotation_degrees = degrees;
                         settings.rotation_degrees = degrees;
                     }
+                    TimelineStep::Snapshot(name) if unattended => info!("scenario snapshot '{name}' at step {now}"),
                     TimelineStep::Snapshot(name) => {
+                        // A person at the panel gets a pause to look; an installation plays on,
+                        // since nobody would press Play.
                         info!("scenario snapshot '{name}' at step {now}: paused");
                         playback.paused = true;
                     }
