@@ -114,6 +114,8 @@ fn outputs_are_written_under_their_names() {
         let folder = dir.path().join(format!("seed-{seed}"));
         let state = nca_sandbox::model::snapshot::load_state(&folder.join("final.safetensors")).unwrap();
         assert_eq!(state.data, records[seed as usize - 1].last.data);
+        assert_eq!(state.species, records[seed as usize - 1].last.species, "the two species are told apart");
+        assert!(state.species.contains(&1));
         // Frames every 6 steps and the last: 0, 6, …, 42, 48.
         let gif = std::fs::File::open(folder.join("run.gif")).unwrap();
         let mut options = gif::DecodeOptions::new();

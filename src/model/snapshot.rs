@@ -1,5 +1,6 @@
-//! Grid states on disk: `.safetensors` with one tensor `state` [H, W, C] and the kind in
-//! `nca.kind` (pictures are [`super::display`]'s).
+//! Grid states on disk: `.safetensors` with tensor `state` [H, W, C], the kind in `nca.kind`,
+//! and, where any cell is not of species 0, tensor `species` [H, W] (U32) with each cell's
+//! species id (pictures are [`super::display`]'s).
 
 use std::collections::HashMap;
 use std::path::Path;
@@ -21,7 +22,14 @@ pub fn save_state(path: &Path, grid: &Grid, metadata: HashMap<String, String>) -
 pub fn state_bytes(grid: &Grid, metadata: HashMap<String, String>) -> Result<Vec<u8>, String> {
     let bytes = f32_to_le_bytes(&grid.data);
     let view = TensorView::new(Dtype::F32, vec![grid.height, grid.width, grid.channels], &bytes).expect("grid shape matches its data");
-    safetensors::serialize([("state", view)], Some(metadata)).map_err(|e| format!("cannot serialise state ({e})"))
+    let mut tensors = vec![("state", view)];
+    // A one-species state stays one tensor, as files before species were written.
+    let species_bytes: Vec<u8> = grid.species.iter().flat_map(|s| s.to_le_bytes()).collect();
+    if grid.species.iter().any(|&s| s != 0) {
+        let view = TensorView::new(Dtype::U32, vec![grid.height, grid.width], &species_bytes).map_err(|e| format!("species ids: {e}"))?;
+        tensors.push(("species", view));
+    }
+    safetensors::serialize(tensors, Some(metadata)).map_err(|e| format!("cannot serialise state ({e})"))
 }
 
 /// Reads a state written by [`save_state`].
@@ -41,7 +49,19 @@ pub fn load_state_with_kind(path: &Path) -> Result<(Grid, Option<ModelKind>), Mo
         return Err(fail(format!("tensor 'state' has shape {shape:?}, expected [H, W, C]")));
     }
     let data = read_f32("state", &view, &shape).map_err(fail)?;
-    let grid = Grid::from_data(shape[1], shape[0], shape[2], data).expect("shape checked");
+    let mut grid = Grid::from_data(shape[1], shape[0], shape[2], data).expect("shape checked");
+    if let Ok(species) = st.tensor("species") {
+        if species.dtype() != Dtype::U32 || species.shape() != [shape[0], shape[1]] {
+            return Err(fail(format!(
+                "tensor 'species' is {:?} {:?}, expected U32 [{}, {}]",
+                species.dtype(),
+                species.shape(),
+                shape[0],
+                shape[1]
+            )));
+        }
+        grid.species = species.data().chunks_exact(4).map(|b| u32::from_le_bytes([b[0], b[1], b[2], b[3]])).collect();
+    }
     let named =
         SafeTensors::read_metadata(&bytes).ok().and_then(|(_, header)| header.metadata().as_ref().and_then(|m| m.get("nca.kind").cloned()));
     let kind = match named {
@@ -52,4 +72,34 @@ pub fn load_state_with_kind(path: &Path) -> Result<(Grid, Option<ModelKind>), Mo
         return Err(fail(format!("a {kind} state has {} channels, this one {}", kind.channels(), grid.channels)));
     }
     Ok((grid, kind))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn species_ids_travel_with_the_state_only_when_there_are_several() {
+        let dir = tempfile::tempdir().unwrap();
+        let file = dir.path().join("s.safetensors");
+        let mut grid = Grid::new(3, 2, ModelKind::Growing.channels());
+        grid.data[5] = 0.25;
+        save_state(&file, &grid, HashMap::new()).unwrap();
+        let bytes = std::fs::read(&file).unwrap();
+        assert!(SafeTensors::deserialize(&bytes).unwrap().tensor("species").is_err(), "one species: one tensor");
+        grid.species[4] = 2;
+        save_state(&file, &grid, HashMap::new()).unwrap();
+        let back = load_state(&file).unwrap();
+        assert_eq!((back.data, back.species), (grid.data.clone(), grid.species.clone()));
+        // A species tensor of the wrong shape is refused by name.
+        let species = [0u8; 4 * 5];
+        let state = f32_to_le_bytes(&grid.data);
+        let tensors = [
+            ("state", TensorView::new(Dtype::F32, vec![2, 3, grid.channels], &state).unwrap()),
+            ("species", TensorView::new(Dtype::U32, vec![5], &species).unwrap()),
+        ];
+        std::fs::write(&file, safetensors::serialize(tensors, None).unwrap()).unwrap();
+        let e = load_state(&file).unwrap_err().to_string();
+        assert!(e.contains("tensor 'species'"), "{e}");
+    }
 }
