@@ -354,19 +354,19 @@ pub(crate) fn prepare_grid_buffers(
             answer(superseded.0, "the frame of this readback was skipped; read again".into());
         }
         if let Some((id, ReadbackKind::Metrics)) = readback {
-            let layout = grid.metrics.as_ref().ok_or_else(|| "this grid has no metric regions".to_string()).and_then(|layout| {
-                layout.check()?;
-                if (layout.width, layout.height) != (grid.width, grid.height) {
-                    return Err("the metric regions were laid out for another grid size".into());
+            // Regions already on the GPU were checked when they came; only new ones are.
+            let known = |layout: &Arc<RegionLayout>| c.metrics.as_ref().is_some_and(|m| Arc::ptr_eq(&m.layout, layout));
+            let checked = match grid.metrics.as_ref() {
+                None => Err("this grid has no metric regions".to_string()),
+                Some(layout) if known(layout) => Ok(None),
+                Some(layout) if (layout.width, layout.height) != (grid.width, grid.height) => {
+                    Err("the metric regions were laid out for another grid size".into())
                 }
-                Ok(layout)
-            });
-            match layout {
-                Ok(layout) => {
-                    if c.metrics.as_ref().is_none_or(|m| !Arc::ptr_eq(&m.layout, layout)) {
-                        c.metrics = Some(CachedMetrics::new(&device, &queue, layout, kind, state_bytes));
-                    }
-                }
+                Some(layout) => layout.check().map(|()| Some(layout)),
+            };
+            match checked {
+                Ok(Some(layout)) => c.metrics = Some(CachedMetrics::new(&device, &queue, layout, kind, state_bytes)),
+                Ok(None) => {}
                 Err(message) => {
                     answer(id, message);
                     readback = None;

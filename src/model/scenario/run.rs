@@ -197,8 +197,11 @@ impl Regions {
             let seeds: Vec<[u32; 2]> = s.organisms.iter().map(|o| o.at).collect();
             let first = slots.len() as u32;
             let owner: Vec<u32> = (0..w * h).map(|c| first + nearest_organism(&seeds, c % w, c / w) as u32).collect();
-            for (i, o) in s.organisms.iter().enumerate() {
-                let cells = owner.iter().filter(|&&slot| slot == first + i as u32).count() as u64;
+            let mut territory = vec![0u64; seeds.len()];
+            for &slot in &owner {
+                territory[(slot - first) as usize] += 1;
+            }
+            for ((i, o), cells) in s.organisms.iter().enumerate().zip(territory) {
                 let species = s.species_index(&o.species).unwrap_or(0);
                 let target = scene.targets[species].as_ref().map(|t| &t.rgba);
                 let name = o.name.clone().unwrap_or_else(|| format!("organism {i}"));
