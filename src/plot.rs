@@ -14,7 +14,8 @@ pub fn write_csv(path: &Path, losses: &[f64]) -> std::io::Result<()> {
 
 /// Reads a CSV written by [`write_csv`] (or any `iteration,loss` file with a header row).
 pub fn read_csv(path: &Path) -> Result<Vec<f64>, String> {
-    let text = std::fs::read_to_string(path).map_err(|e| format!("{}: {e}", path.display()))?;
+    // A loss curve of 10⁷ iterations is about 200 MB of text.
+    let text = crate::model::files::read_input_text(path, "loss curve", 512 << 20).map_err(|e| e.to_string())?;
     let mut losses = Vec::new();
     for (line_number, line) in text.lines().enumerate().skip(1) {
         if line.trim().is_empty() {

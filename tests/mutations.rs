@@ -161,5 +161,14 @@ fn the_bad_input_corpus_is_refused_cleanly() {
         assert!(picture.as_ref().is_ok_and(|r| r.is_err()), "{name} as a picture");
         let error = model.unwrap().unwrap_err();
         assert!(!error.contains('\n') && !error.is_empty(), "{name}: {error}");
+        let own_reader = match file.extension().and_then(|e| e.to_str()) {
+            Some("ron") => Some(catch_unwind(|| nca_sandbox::model::scenario::LoadedScenario::load(file).map(|_| ()))),
+            Some("idx") => Some(catch_unwind(|| nca_sandbox::model::idx::read_images(file).map(|_| ()).map_err(|e| e.to_string()))),
+            _ => None,
+        };
+        if let Some(outcome) = own_reader {
+            let error = outcome.unwrap_or_else(|_| panic!("{name}: its reader panicked")).expect_err(&name);
+            assert!(!error.contains('\n') && error.contains(&name), "{name}: {error}");
+        }
     }
 }

@@ -7,7 +7,7 @@ use std::path::Path;
 
 use nca_sandbox::app::headless::GpuScenario;
 use nca_sandbox::model::scenario::reduce::{SlotSums, reduce};
-use nca_sandbox::model::scenario::run::{CpuBackend, Regions, RunRecord, ScenarioBackend, run};
+use nca_sandbox::model::scenario::run::{CpuBackend, DiscardStates, Regions, RunRecord, ScenarioBackend, run};
 use nca_sandbox::model::scenario::{LoadedScenario, Scenario, Step, output};
 
 fn scene(text: &str) -> LoadedScenario {
@@ -16,7 +16,7 @@ fn scene(text: &str) -> LoadedScenario {
 }
 
 fn play(scene: &LoadedScenario, seed: u32, backend: &mut dyn ScenarioBackend) -> RunRecord {
-    run(scene, seed, backend, &mut |_| {}).unwrap_or_else(|e| panic!("{e}"))
+    run(scene, seed, backend, &mut DiscardStates, &mut |_| {}).unwrap_or_else(|e| panic!("{e}"))
 }
 
 /// Two lizards of two species, a wound at step 25 and a swap at 30.
@@ -103,9 +103,11 @@ fn digits_are_measured_and_mutations_relabel_them() {
 #[test]
 fn outputs_are_written_under_their_names() {
     let scene = scene(LIZARDS);
-    let records: Vec<RunRecord> = [1, 2].into_iter().map(|s| play(&scene, s, &mut CpuBackend::default())).collect();
     let dir = tempfile::tempdir().unwrap();
-    output::write(&scene, &records, dir.path()).unwrap();
+    let (records, _) = output::run_into(&scene, &[1, 2], &mut CpuBackend::default(), dir.path(), &mut |_, _| {}).unwrap();
+    for (record, seed) in records.iter().zip([1, 2]) {
+        assert_eq!(record.rows, play(&scene, seed, &mut CpuBackend::default()).rows, "writing as it goes changes nothing measured");
+    }
     let csv = std::fs::read_to_string(dir.path().join("metrics.csv")).unwrap();
     assert_eq!(csv.lines().count(), 1 + 2 * 49 * 5);
     let summary = std::fs::read_to_string(dir.path().join("summary.csv")).unwrap();
@@ -233,4 +235,94 @@ fn gpu_runs_match_the_cpu() {
         assert_eq!(again.last.data, on_gpu.last.data, "{name}: the GPU replays exactly");
         assert_eq!(output::metrics_csv(&[again]), output::metrics_csv(&[on_gpu]), "{name}: the GPU's tables replay exactly");
     }
+}
+
+/// Every file under `dir`, by its path relative to `dir`, with its bytes.
+fn files_under(dir: &std::path::Path) -> std::collections::BTreeMap<std::path::PathBuf, Vec<u8>> {
+    let mut files = std::collections::BTreeMap::new();
+    let mut stack = vec![dir.to_path_buf()];
+    while let Some(folder) = stack.pop() {
+        for entry in std::fs::read_dir(&folder).unwrap() {
+            let path = entry.unwrap().path();
+            if path.is_dir() {
+                stack.push(path);
+            } else {
+                files.insert(path.strip_prefix(dir).unwrap().to_path_buf(), std::fs::read(&path).unwrap());
+            }
+        }
+    }
+    files
+}
+
+#[test]
+fn two_runs_of_a_bundled_scenario_write_byte_identical_files() {
+    let dir = tempfile::tempdir().unwrap();
+    let outputs: Vec<_> = ["a", "b"]
+        .into_iter()
+        .map(|name| {
+            let out = dir.path().join(name);
+            let status = std::process::Command::new(env!("CARGO_BIN_EXE_nca"))
+                .args(["scenario", "run", "assets/scenarios/regeneration.ron", "--seeds", "0,3", "--quiet", "--out"])
+                .arg(&out)
+                .status()
+                .unwrap();
+            assert!(status.success());
+            files_under(&out)
+        })
+        .collect();
+    let names: Vec<_> = outputs[0].keys().map(|p| p.display().to_string()).collect();
+    for expected in
+        ["metrics.csv", "summary.csv", "seed-0/final.safetensors", "seed-3/run.gif", "seed-3/grown.safetensors", "seed-0/grown.png"]
+    {
+        assert!(names.contains(&expected.to_string()), "{expected} missing from {names:?}");
+    }
+    assert_eq!(outputs[0].len(), outputs[1].len(), "{names:?}");
+    for (path, bytes) in &outputs[0] {
+        assert!(outputs[1][path] == *bytes, "{} differs between two runs of the same scenario", path.display());
+    }
+}
+
+#[test]
+fn a_playlist_skips_a_broken_file_and_plays_the_rest() {
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::copy("assets/scenarios/regeneration.ron", dir.path().join("a_good.ron")).unwrap();
+    std::fs::write(dir.path().join("b_broken.ron"), "Scenario(version: 1, grid: (width: 8").unwrap();
+    std::fs::write(dir.path().join("c_missing_model.ron"), LIZARDS.replace("lizard_growing", "no_such_model")).unwrap();
+    let playlist = nca_sandbox::scene::scenario::read_playlist(dir.path()).unwrap();
+    assert_eq!(playlist.items.len(), 1);
+    assert!(playlist.items[0].1.ends_with("a_good.ron"));
+    std::fs::remove_file(dir.path().join("a_good.ron")).unwrap();
+    let e = nca_sandbox::scene::scenario::read_playlist(dir.path()).unwrap_err();
+    assert!(e.contains("none of its 2 scenarios") && e.contains("b_broken.ron") && e.contains("no_such_model"), "{e}");
+}
+
+/// The peak memory `nca scenario run` reports for a 256² lizard run of `steps` steps, GIF frames
+/// every 4 steps.
+fn peak_memory_mb(dir: &std::path::Path, steps: u32) -> f64 {
+    let file = dir.join(format!("steps-{steps}.ron"));
+    std::fs::write(
+        &file,
+        format!(
+            r#"Scenario(version: 1, grid: (width: 256, height: 256), species: [(name: "l", model: "trained/lizard_regenerating.safetensors")],
+               organisms: [(species: "l", at: (128, 128))], steps: {steps}, record: (every: 10, gif: (every: 4, scale: 1)))"#
+        ),
+    )
+    .unwrap();
+    let out = std::process::Command::new(env!("CARGO_BIN_EXE_nca"))
+        .args(["scenario", "run", file.to_str().unwrap(), "--quiet", "--out"])
+        .arg(dir.join(format!("out-{steps}")))
+        .output()
+        .unwrap();
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert!(out.status.success(), "{stdout}{}", String::from_utf8_lossy(&out.stderr));
+    let peak = stdout.split("peak memory ").nth(1).and_then(|s| s.split(' ').next()).unwrap_or_else(|| panic!("{stdout}"));
+    peak.parse().unwrap()
+}
+
+#[test]
+fn a_runs_memory_does_not_grow_with_its_steps() {
+    let dir = tempfile::tempdir().unwrap();
+    let (short, long) = (peak_memory_mb(dir.path(), 24), peak_memory_mb(dir.path(), 480));
+    // Kept frames would add 121 states of 4 MB (the grid) and their pictures: ~500 MB.
+    assert!(long < short + 48.0, "peak {long} MB after 480 steps against {short} MB after 24");
 }

@@ -7,8 +7,10 @@ use std::time::Instant;
 use clap::Subcommand;
 
 use super::Backend;
-use crate::model::scenario::run::{CpuBackend, ScenarioBackend, run};
-use crate::model::scenario::{LoadedScenario, output};
+use crate::model::scenario::LoadedScenario;
+use crate::model::scenario::budget::MAX_METRIC_ROWS;
+use crate::model::scenario::output::{self, run_into};
+use crate::model::scenario::run::{CpuBackend, ScenarioBackend};
 
 /// What `nca scenario` does.
 #[derive(Subcommand, Debug)]
@@ -57,6 +59,10 @@ pub fn parse_seeds(text: &str) -> Result<Seeds, String> {
     if seeds.is_empty() || seeds.len() > 1000 {
         return Err(format!("{text}: between 1 and 1000 seeds, not {}", seeds.len()));
     }
+    // The same seed twice is the same run twice: counting it twice would weigh the medians.
+    if let Some(twice) = seeds.iter().enumerate().find_map(|(i, s)| seeds[..i].contains(s).then_some(s)) {
+        return Err(format!("{text}: seed {twice} is given twice (each seed is one run; give each once)"));
+    }
     Ok(Seeds(seeds))
 }
 
@@ -94,11 +100,23 @@ pub fn run_command(command: ScenarioCommand) -> Result<(), String> {
                 println!("  species {}: {}", sp.name, path.display());
             }
             println!("  {} organisms, {} digits, {} events", s.organisms.len(), s.digits.len(), s.events.len());
+            println!("  {}", s.budget().describe());
             Ok(())
         }
         ScenarioCommand::Run { file, out, backend, seeds, quiet } => {
             let scene = LoadedScenario::load(&file)?;
             let seeds = seeds.map_or_else(|| vec![scene.scenario.grid.seed], |s| s.0);
+            let rows = scene.scenario.budget().metric_rows.saturating_mul(seeds.len() as u64);
+            if rows > MAX_METRIC_ROWS {
+                return Err(format!(
+                    "{}: {} seeds of {} metric rows each make {rows} rows, more than one call may hold ({MAX_METRIC_ROWS}): run fewer seeds at a time",
+                    file.display(),
+                    seeds.len(),
+                    rows / seeds.len() as u64
+                ));
+            }
+            // Judged before any run: the output is what the runs are for.
+            output::check_out(&scene, &seeds, &out)?;
             let mut engine: Box<dyn ScenarioBackend> = match backend {
                 Backend::Cpu => Box::new(CpuBackend::default()),
                 Backend::Gpu => {
@@ -112,20 +130,16 @@ pub fn run_command(command: ScenarioCommand) -> Result<(), String> {
             let steps = scene.scenario.steps as u64;
             let mut bar = Progress { total: steps * seeds.len() as u64, done: 0, label: String::new(), last: Instant::now(), quiet };
             let started = Instant::now();
-            let mut records = Vec::new();
-            for (i, &seed) in seeds.iter().enumerate() {
-                bar.label = format!("seed {seed} ({}/{})", i + 1, seeds.len());
-                let base = i as u64 * steps;
-                let record = run(&scene, seed, engine.as_mut(), &mut |step| bar.show(base + step as u64, false))?;
-                bar.show(base + steps, true);
-                records.push(record);
-            }
+            let (records, written) = run_into(&scene, &seeds, engine.as_mut(), &out, &mut |i, step| {
+                bar.label = format!("seed {} ({}/{})", seeds[i], i + 1, seeds.len());
+                bar.show(i as u64 * steps + step as u64, step as u64 == steps);
+            })?;
             if !quiet {
                 eprintln!();
             }
-            let written = output::write(&scene, &records, &out)?;
+            let peak = crate::app::peak_resident_mb().map(|mb| format!("; peak memory {mb:.0} MB")).unwrap_or_default();
             println!(
-                "{}: {} run(s) of {} steps on {} in {:.1} s; wrote {} files to {}",
+                "{}: {} run(s) of {} steps on {} in {:.1} s; wrote {} files to {}{peak}",
                 file.display(),
                 records.len(),
                 steps,
@@ -151,7 +165,7 @@ mod tests {
         assert_eq!(parse_seeds("0..8").unwrap().0, (0..8).collect::<Vec<_>>());
         assert_eq!(parse_seeds("1,4,9").unwrap().0, vec![1, 4, 9]);
         assert_eq!(parse_seeds("7").unwrap().0, vec![7]);
-        for bad in ["", "3..3", "8..2", "a", "-1", "0..5000"] {
+        for bad in ["", "3..3", "8..2", "a", "-1", "0..5000", "1,1,1", "4,5,4"] {
             assert!(parse_seeds(bad).is_err(), "{bad} should be refused");
         }
     }

@@ -273,10 +273,8 @@ fn init_trainer<B: AutodiffBackend>(args: &TrainArgs, model: &Path, device: B::D
         config.target_name = name.to_string();
     }
     let target = Target::load(&target_path, config.target_size, config.target_padding).map_err(|e| e.to_string())?;
-    let iteration: usize = match meta("nca.train.iterations") {
-        Some(v) => v.parse().map_err(|_| bad("nca.train.iterations", format!("is '{v}', not a count")))?,
-        None => 0,
-    };
+    config.validate().map_err(|e| bad("nca.train.recipe", format!("holds a recipe that cannot train ({e})")))?;
+    let iteration = crate::train::validate::iterations_in_metadata(model, meta("nca.train.iterations"))?;
     let curve = sibling(model, ".loss.csv");
     let mut losses = if curve.is_file() { plot::read_csv(&curve)? } else { Vec::new() };
     // Without the parent's curve, keep iteration numbers true: the lost rows are NaN.

@@ -212,10 +212,9 @@ fn init_trainer<B: AutodiffBackend>(
             ));
         }
     };
-    let iteration: usize = match meta("nca.train.iterations") {
-        Some(v) => v.parse().map_err(|_| bad("nca.train.iterations", format!("is '{v}', not a count")))?,
-        None => 0,
-    };
+    // The recipe's numbers come from a file: judged as flags would be, and named as its own.
+    config.validate().map_err(|e| bad("nca.train.recipe", format!("holds a recipe that cannot train ({e})")))?;
+    let iteration = crate::train::validate::iterations_in_metadata(model, meta("nca.train.iterations"))?;
     let curve = sibling(model, ".loss.csv");
     let mut losses = if curve.is_file() { plot::read_csv(&curve)? } else { Vec::new() };
     losses.resize(iteration, f64::NAN);

@@ -10,10 +10,9 @@ use super::kind::{LABEL_ALIVE, LABEL_SPECIES_SHIFT};
 use super::mnist::{CLASSES, CellLabel};
 
 /// Where the bundled sample digits are (`nca mnist-samples` makes them): in the working folder,
-/// else in the source tree this binary was built from.
+/// else where the binary was installed or built ([`super::files::bundled`]).
 pub fn default_samples_path() -> std::path::PathBuf {
-    let here = std::path::PathBuf::from("assets/mnist/samples.png");
-    if here.is_file() { here } else { std::path::PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("assets/mnist/samples.png") }
+    super::files::bundled("assets/mnist/samples.png")
 }
 
 /// Side of an MNIST digit.
@@ -59,8 +58,7 @@ impl SampleDigits {
     /// Reads an atlas written by [`SampleDigits::atlas`].
     pub fn load(path: &Path) -> Result<Self, ModelError> {
         let fail = |m: String| ModelError::format(path, m);
-        let bytes = std::fs::read(path).map_err(|source| ModelError::Io { path: path.to_path_buf(), source })?;
-        let picture = super::target::decode_image(&bytes).map_err(fail)?.to_luma8();
+        let picture = super::target::load_picture(path)?.to_luma8();
         Self::from_atlas(&picture).map_err(fail)
     }
 

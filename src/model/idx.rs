@@ -12,6 +12,14 @@ use super::error::ModelError;
 /// The most pixel bytes an images file may claim (the training set holds 47 MB).
 const MAX_BYTES: u64 = 1 << 30;
 
+/// Largest idx file opened, compressed or not: the pixels' limit and a header.
+const MAX_FILE_BYTES: u64 = MAX_BYTES + 64;
+
+/// MNIST's digits are 28×28 pixels; every reader of digits (the grids, the samples, the
+/// scenarios, the trainers) is built on that, so an images file of any other size is refused
+/// here, once, for all of them.
+pub const DIGIT_SIDE: u64 = 28;
+
 /// Which half of MNIST.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Split {
@@ -76,6 +84,14 @@ impl Digits {
         if let Some(bad) = label_bytes.iter().position(|&l| l > 9) {
             return Err(ModelError::format(&labels, format!("label {bad} is {}, not a digit 0–9", label_bytes[bad])));
         }
+        // Nothing to learn from or judge: a run would train on no digits, or on black squares
+        // whose empty grids give a loss of 0 and look like success.
+        if count == 0 {
+            return Err(ModelError::format(&images, "holds no images"));
+        }
+        if pixels.iter().all(|&p| p == 0) {
+            return Err(ModelError::format(&images, format!("its {count} images are all black: no digit has any ink")));
+        }
         Ok(Self { rows, cols, pixels, labels: label_bytes })
     }
 }
@@ -99,10 +115,10 @@ fn find(dir: &Path, stem: &str) -> Result<PathBuf, ModelError> {
 /// Reads an idx file's bytes through gzip if it is compressed, stopping after `limit` bytes.
 fn open(path: &Path) -> Result<Box<dyn Read>, ModelError> {
     let io = |source| ModelError::Io { path: path.to_path_buf(), source };
-    let mut file = std::fs::File::open(path).map_err(io)?;
+    let mut file = super::files::open_input(path, "MNIST idx", MAX_FILE_BYTES)?;
     let mut magic = [0u8; 2];
     let n = file.read(&mut magic).map_err(io)?;
-    let file = std::fs::File::open(path).map_err(io)?;
+    let file = super::files::open_input(path, "MNIST idx", MAX_FILE_BYTES)?;
     Ok(if n == 2 && magic == [0x1f, 0x8b] { Box::new(flate2::read::GzDecoder::new(file)) } else { Box::new(file) })
 }
 
@@ -136,8 +152,11 @@ pub fn read_images(path: &Path) -> Result<(usize, usize, usize, Vec<u8>), ModelE
     let mut reader = open(path)?;
     let dims = read_header(path, &mut reader, 0x0000_0803, 3)?;
     let (count, rows, cols) = (dims[0] as u64, dims[1] as u64, dims[2] as u64);
-    if rows == 0 || cols == 0 || rows > 1024 || cols > 1024 {
-        return Err(ModelError::format(path, format!("images of {rows}×{cols} pixels: not digits")));
+    if rows != DIGIT_SIDE || cols != DIGIT_SIDE {
+        return Err(ModelError::format(
+            path,
+            format!("images of {rows}×{cols} pixels: MNIST digits are {DIGIT_SIDE}×{DIGIT_SIDE}, and nothing here reads any other size"),
+        ));
     }
     let expected = count * rows * cols;
     if expected > MAX_BYTES {
@@ -173,16 +192,16 @@ mod tests {
     #[test]
     fn plain_and_gzipped_files_read_the_same() {
         let dir = tempfile::tempdir().unwrap();
-        let pixels: Vec<u8> = (0..2 * 3 * 4).map(|i| i as u8).collect();
-        std::fs::write(dir.path().join("t10k-images-idx3-ubyte"), idx(0x803, &[2, 3, 4], &pixels)).unwrap();
+        let pixels: Vec<u8> = (0..2 * 28 * 28).map(|i| i as u8).collect();
+        std::fs::write(dir.path().join("t10k-images-idx3-ubyte"), idx(0x803, &[2, 28, 28], &pixels)).unwrap();
         let labels = idx(0x801, &[2], &[7, 1]);
         let mut gz = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::fast());
         std::io::Write::write_all(&mut gz, &labels).unwrap();
         std::fs::write(dir.path().join("t10k-labels-idx1-ubyte.gz"), gz.finish().unwrap()).unwrap();
         let digits = Digits::load(dir.path(), Split::Test).unwrap();
-        assert_eq!((digits.len(), digits.rows, digits.cols), (2, 3, 4));
+        assert_eq!((digits.len(), digits.rows, digits.cols), (2, 28, 28));
         assert_eq!(digits.labels, vec![7, 1]);
-        assert_eq!(digits.image(1), &pixels[12..]);
+        assert_eq!(digits.image(1), &pixels[784..]);
     }
 
     #[test]
@@ -192,7 +211,7 @@ mod tests {
         for (bytes, expected) in [
             (idx(0x803, &[5, 28, 28], &[0; 100]), "truncated"),
             (idx(0x801, &[5, 28, 28], &[0; 100]), "magic number"),
-            (idx(0x803, &[4_000_000, 1000, 1000], &[]), "more than"),
+            (idx(0x803, &[4_000_000, 28, 28], &[]), "more than"),
             (vec![1, 2], "too short"),
         ] {
             std::fs::write(&path, bytes).unwrap();
@@ -201,5 +220,30 @@ mod tests {
         }
         let err = Digits::load(dir.path(), Split::Train).unwrap_err().to_string();
         assert!(err.contains("train-images-idx3-ubyte"), "{err}");
+    }
+
+    #[test]
+    fn empty_and_inkless_sets_are_refused() {
+        let dir = tempfile::tempdir().unwrap();
+        let write = |count: u32, ink: u8| {
+            let pixels = vec![ink; count as usize * 784];
+            std::fs::write(dir.path().join("train-images-idx3-ubyte"), idx(0x803, &[count, 28, 28], &pixels)).unwrap();
+            std::fs::write(dir.path().join("train-labels-idx1-ubyte"), idx(0x801, &[count], &vec![3; count as usize])).unwrap();
+            Digits::load(dir.path(), Split::Train)
+        };
+        assert!(write(0, 0).unwrap_err().to_string().contains("holds no images"));
+        assert!(write(3, 0).unwrap_err().to_string().contains("all black"));
+        assert_eq!(write(3, 9).unwrap().len(), 3);
+    }
+
+    #[test]
+    fn digits_of_any_size_but_28_by_28_are_refused_once_for_every_reader() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("x");
+        for (rows, cols) in [(28, 29), (29, 28), (5, 5), (1024, 1024), (0, 28)] {
+            std::fs::write(&path, idx(0x803, &[1, rows, cols], &vec![0; (rows * cols) as usize])).unwrap();
+            let err = read_images(&path).unwrap_err().to_string();
+            assert!(err.contains(&format!("{rows}×{cols}")) && err.contains("28×28"), "{err}");
+        }
     }
 }

@@ -77,7 +77,7 @@ fn load_model_bytes_picking(bytes: &[u8], name_hint: &str, pick: Pick) -> Result
     if pick == Pick::Adversary && format != Some(SourceFormat::AdversarialJs) {
         return Err(ModelError::format(MEMORY, "holds no adversary: --adversary reads the adversarial demo's data (.js)"));
     }
-    match format {
+    let weights = match format {
         Some(SourceFormat::Safetensors) => NcaWeights::from_safetensors(bytes),
         Some(SourceFormat::AdversarialJs) => from_adversarial_js(bytes, pick).map_err(|m| ModelError::format(MEMORY, m)),
         Some(format) => import_json(strip_bom(bytes), format, name_hint),
@@ -85,7 +85,9 @@ fn load_model_bytes_picking(bytes: &[u8], name_hint: &str, pick: Pick) -> Result
             MEMORY,
             "not a model file: expected .safetensors, Distill WebGL JSON, TF.js graph JSON or the adversarial demo's .js",
         )),
-    }
+    }?;
+    weights.check_values().map_err(|m| ModelError::format(MEMORY, m))?;
+    Ok(weights)
 }
 
 /// Text files saved by some editors start with a UTF-8 byte-order mark.
@@ -231,28 +233,37 @@ pub fn from_tfjs_graph(bytes: &[u8]) -> Result<NcaWeights, String> {
     let nodes =
         root.pointer("/modelTopology/node").and_then(Value::as_array).ok_or("not a TF.js graph model: no modelTopology.node list")?;
     let by_name: std::collections::HashMap<&str, &Value> = nodes.iter().filter_map(|n| Some((n.get("name")?.as_str()?, n))).collect();
-    let mut layers: Vec<(usize, String)> = Vec::new();
+    // Every layer the graph mentions, by its kernel or its bias: a layer with only one of them, or
+    // one that is not `conv2d[_N]`, is a broken graph to refuse, not a layer to skip.
+    let mut prefixes = std::collections::BTreeSet::new();
     for name in by_name.keys() {
-        let Some(prefix) = name.strip_suffix("/Conv2D/ReadVariableOp") else { continue };
+        if let Some(prefix) = name.strip_suffix("/Conv2D/ReadVariableOp").or_else(|| name.strip_suffix("/BiasAdd/ReadVariableOp")) {
+            prefixes.insert(prefix);
+        }
+    }
+    let mut layers: Vec<(usize, String)> = Vec::new();
+    for prefix in prefixes {
         let layer = prefix.rsplit('/').next().unwrap_or(prefix);
         let index = match layer.strip_prefix("conv2d") {
-            Some("") => 0,
-            Some(n) => match n.strip_prefix('_').and_then(|n| n.parse::<usize>().ok()) {
-                Some(n) => n,
-                None => continue,
-            },
-            None => continue,
+            Some("") => Some(0),
+            Some(n) => n.strip_prefix('_').and_then(|n| n.parse::<usize>().ok()),
+            None => None,
         };
+        let index = index.ok_or_else(|| format!("the graph has a layer '{prefix}' that is not a conv2d layer of an NCA"))?;
+        if let Some((_, other)) = layers.iter().find(|(i, _)| *i == index) {
+            return Err(format!("the graph has two layers numbered {index}: '{other}' and '{prefix}'"));
+        }
         layers.push((index, prefix.to_string()));
     }
     layers.sort();
     let layers: Vec<GraphLayer> = layers
         .iter()
         .map(|(_, prefix)| {
-            Ok(GraphLayer {
-                kernel: graph_tensor(&by_name, &format!("{prefix}/Conv2D/ReadVariableOp"))?,
-                bias: graph_tensor(&by_name, &format!("{prefix}/BiasAdd/ReadVariableOp"))?,
-            })
+            let part = |suffix: &str, what: &str| {
+                graph_tensor(&by_name, &format!("{prefix}/{suffix}"))
+                    .map_err(|e| format!("layer '{prefix}' is incomplete: its {what}: {e}"))
+            };
+            Ok(GraphLayer { kernel: part("Conv2D/ReadVariableOp", "kernel")?, bias: part("BiasAdd/ReadVariableOp", "bias")? })
         })
         .collect::<Result<_, String>>()?;
     let shapes: Vec<String> = layers.iter().map(|l| format!("{:?}", l.kernel.0)).collect();

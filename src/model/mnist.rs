@@ -341,9 +341,7 @@ pub fn digit_grid(width: usize, height: usize, pixels: &[u8]) -> Grid {
 /// if the picture is mostly light (MNIST digits are light strokes on black). Pictures larger than
 /// 4096 pixels a side are refused before they are decoded.
 pub fn grey_picture(path: &std::path::Path) -> Result<(usize, usize, Vec<f32>), super::ModelError> {
-    let fail = |m: String| super::ModelError::format(path, m);
-    let bytes = std::fs::read(path).map_err(|source| super::ModelError::Io { path: path.to_path_buf(), source })?;
-    let picture = super::target::decode_image(&bytes).map_err(fail)?;
+    let picture = super::target::load_picture(path)?;
     let luma = picture.to_luma_alpha8();
     // Transparent pixels are paper: composite over white first.
     let grey: Vec<f32> = luma

@@ -6,6 +6,8 @@
 //! - [`kind`]: what each model kind declares (channels, life rule, edits, views).
 //! - [`spec`]: the growing NCA's channel layout and hyper-parameters.
 //! - [`fire`]: the deterministic fire hash and residual noise shared by every backend.
+//! - [`files`]: what every loader and writer asks of a path (regular files, bounded reads,
+//!   outputs judged before the work).
 //! - [`grid`]: the cell state, seeding and edits.
 //! - [`perception`]: the Sobel kernels and their rotation.
 //! - [`cpu`]: the growing NCA's reference step.
@@ -25,6 +27,7 @@ pub mod digits;
 pub mod display;
 pub mod error;
 pub mod eval;
+pub mod files;
 pub mod fire;
 pub mod grid;
 pub mod idx;

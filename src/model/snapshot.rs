@@ -12,6 +12,9 @@ use super::grid::Grid;
 use super::kind::ModelKind;
 use super::weights::{f32_to_le_bytes, read_f32, write_atomically};
 
+/// Largest state file read: a 4096² grid of the widest kind, with its species, and room to spare.
+pub const MAX_STATE_FILE_BYTES: u64 = 2 << 30;
+
 /// Writes `grid` as tensor `state` [H, W, C] with string `metadata`.
 pub fn save_state(path: &Path, grid: &Grid, metadata: HashMap<String, String>) -> Result<(), ModelError> {
     let out = state_bytes(grid, metadata).map_err(|m| ModelError::format(path, m))?;
@@ -29,7 +32,8 @@ pub fn state_bytes(grid: &Grid, metadata: HashMap<String, String>) -> Result<Vec
         let view = TensorView::new(Dtype::U32, vec![grid.height, grid.width], &species_bytes).map_err(|e| format!("species ids: {e}"))?;
         tensors.push(("species", view));
     }
-    safetensors::serialize(tensors, Some(metadata)).map_err(|e| format!("cannot serialise state ({e})"))
+    super::weights::serialize_with_sorted_metadata(tensors, metadata.into_iter().collect())
+        .map_err(|e| format!("cannot serialise state ({e})"))
 }
 
 /// Reads a state written by [`save_state`].
@@ -40,7 +44,7 @@ pub fn load_state(path: &Path) -> Result<Grid, ModelError> {
 /// Reads a state and the kind it belongs to: `nca.kind` in its metadata, else the kind with its
 /// channel count (`None` if neither tells).
 pub fn load_state_with_kind(path: &Path) -> Result<(Grid, Option<ModelKind>), ModelError> {
-    let bytes = std::fs::read(path).map_err(|source| ModelError::Io { path: path.to_path_buf(), source })?;
+    let bytes = super::files::read_input(path, "state", MAX_STATE_FILE_BYTES)?;
     let fail = |m: String| ModelError::format(path, m);
     let st = SafeTensors::deserialize(&bytes).map_err(|e| fail(format!("not a valid safetensors file ({e})")))?;
     let view = st.tensor("state").map_err(|_| fail("missing tensor 'state'".into()))?;

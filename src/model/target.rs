@@ -26,7 +26,7 @@ impl Target {
     /// Loads an image file and applies the recipe (`size`-pixel thumbnail, `padding` on each side).
     pub fn load(path: impl AsRef<Path>, size: u32, padding: u32) -> Result<Self, ModelError> {
         let path = path.as_ref();
-        let bytes = std::fs::read(path).map_err(|source| ModelError::Io { path: path.to_path_buf(), source })?;
+        let bytes = read_picture_file(path)?;
         Self::from_image_bytes(&bytes, size, padding).map_err(|m| ModelError::format(path, m))
     }
 
@@ -135,15 +135,63 @@ pub const TARGETS_DIR: &str = "assets/targets";
 /// metadata, so it may only name a file inside that folder: `None` for anything but a plain name.
 pub fn named_target_path(named: &str) -> Option<std::path::PathBuf> {
     let plain = !named.is_empty() && !named.contains(['/', '\\', ':']) && !named.starts_with('.') && !named.chars().any(char::is_control);
-    plain.then(|| Path::new(TARGETS_DIR).join(format!("{named}.png")))
+    plain.then(|| super::files::bundled(TARGETS_DIR).join(format!("{named}.png")))
 }
 
 /// Largest picture side any input may declare (targets, digits).
 pub const MAX_PICTURE_SIDE: u32 = 4096;
 
+/// A picture file's bytes: a regular file of at most [`super::files::MAX_PICTURE_BYTES`], read
+/// through a bounded reader (a pipe or `/dev/zero` named as a picture is refused, not read).
+pub fn read_picture_file(path: &Path) -> Result<Vec<u8>, ModelError> {
+    super::files::read_input(path, "picture", super::files::MAX_PICTURE_BYTES)
+}
+
+/// A picture file, read ([`read_picture_file`]) and decoded ([`decode_image`]), errors naming it.
+pub fn load_picture(path: &Path) -> Result<image::DynamicImage, ModelError> {
+    let bytes = read_picture_file(path)?;
+    decode_image(&bytes).map_err(|m| ModelError::format(path, m))
+}
+
+const PNG_SIGNATURE: [u8; 8] = [0x89, b'P', b'N', b'G', b'\r', b'\n', 0x1a, b'\n'];
+
+/// Walks a PNG's chunks to its `IEND`: the decoder stops once it has the pixels, so without this
+/// a file cut short after its last pixel chunk (a broken copy, a half download) passes unseen.
+fn check_png_complete(bytes: &[u8]) -> Result<(), String> {
+    let mut at = PNG_SIGNATURE.len();
+    loop {
+        let Some(header) = bytes.get(at..at + 8) else {
+            return Err("a PNG cut short: it ends before its IEND chunk (a broken or partial copy?)".into());
+        };
+        let length = u32::from_be_bytes(header[..4].try_into().expect("4 bytes")) as usize;
+        let end = at.checked_add(12 + length).filter(|&e| e <= bytes.len());
+        let Some(end) = end else {
+            return Err(format!(
+                "a PNG cut short: its '{}' chunk at byte {at} runs past the end of the file",
+                String::from_utf8_lossy(&header[4..])
+            ));
+        };
+        if &header[4..] == b"IEND" {
+            return Ok(());
+        }
+        at = end;
+    }
+}
+
 /// Decodes a picture with explicit limits, judged from its header before any buffer is made: a
-/// tiny file declaring 20,000×20,000 pixels is refused instead of allocating gigabytes.
+/// tiny file declaring 20,000×20,000 pixels is refused instead of allocating gigabytes. A PNG
+/// must be whole, to its `IEND` chunk.
 pub fn decode_image(bytes: &[u8]) -> Result<image::DynamicImage, String> {
+    let picture = decode_with_limits(bytes)?;
+    // After the decoder, whose header check is the more telling refusal of a huge picture; a
+    // file it read whole can still have lost its end.
+    if bytes.starts_with(&PNG_SIGNATURE) {
+        check_png_complete(bytes)?;
+    }
+    Ok(picture)
+}
+
+fn decode_with_limits(bytes: &[u8]) -> Result<image::DynamicImage, String> {
     let mut limits = image::Limits::default();
     limits.max_image_width = Some(MAX_PICTURE_SIDE);
     limits.max_image_height = Some(MAX_PICTURE_SIDE);
@@ -160,6 +208,24 @@ pub fn decode_image(bytes: &[u8]) -> Result<image::DynamicImage, String> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_png_missing_its_last_bytes_is_refused() {
+        let mut bytes = Vec::new();
+        image::RgbaImage::from_pixel(5, 4, image::Rgba([10, 20, 30, 255]))
+            .write_to(&mut std::io::Cursor::new(&mut bytes), image::ImageFormat::Png)
+            .unwrap();
+        assert!(decode_image(&bytes).is_ok());
+        // Cut inside the IEND chunk: the decoder has every pixel and would accept it.
+        for cut in [1, 2, 4] {
+            let err = decode_image(&bytes[..bytes.len() - cut]).unwrap_err();
+            assert!(err.contains("cut short"), "{cut}: {err}");
+        }
+        // Cut before it: the decoder refuses it itself.
+        for cut in [11, 12, 13, 20] {
+            assert!(decode_image(&bytes[..bytes.len() - cut]).is_err(), "{cut}");
+        }
+    }
 
     #[test]
     fn an_organism_as_it_is_becomes_a_padded_premultiplied_target() {

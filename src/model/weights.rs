@@ -50,19 +50,12 @@ pub const MAX_MODEL_BYTES: u64 = 64 << 20;
 /// A model file's bytes, after judging it from its metadata: a folder or a file larger than
 /// [`MAX_MODEL_BYTES`] is refused without reading it.
 pub fn read_model_file(path: &Path) -> Result<Vec<u8>, ModelError> {
-    let io = |source| ModelError::Io { path: path.to_path_buf(), source };
-    let meta = std::fs::metadata(path).map_err(io)?;
-    if meta.is_dir() {
-        return Err(ModelError::format(path, "is a folder, not a model file"));
-    }
-    if meta.len() > MAX_MODEL_BYTES {
-        return Err(ModelError::format(
-            path,
-            format!("is {} MB, larger than any model (at most {} MB): not read", meta.len() >> 20, MAX_MODEL_BYTES >> 20),
-        ));
-    }
-    std::fs::read(path).map_err(io)
+    super::files::read_input(path, "model", MAX_MODEL_BYTES)
 }
+
+/// Largest |weight| accepted: trained NCAs stay within a few units, so anything near this is a
+/// broken file whose first step would overflow the state.
+pub const MAX_WEIGHT_MAGNITUDE: f32 = 1e6;
 
 /// Keys this module owns; everything else in the metadata is provenance.
 const SPEC_KEYS: [&str; 9] =
@@ -132,6 +125,25 @@ impl NcaWeights {
             Self::Growing(w) => w.tensors().iter().all(|(_, _, data)| data.iter().all(|v| v.is_finite())),
             Self::Mnist(w) => w.tensors().iter().all(|(_, _, data)| data.iter().all(|v| v.is_finite())),
         }
+    }
+
+    /// Refuses weights no trained NCA has: a value that is not a number, or one so large
+    /// ([`MAX_WEIGHT_MAGNITUDE`]) that the first step overflows the state to infinity.
+    pub fn check_values(&self) -> Result<(), String> {
+        let tensors = match self {
+            Self::Growing(w) => w.tensors().to_vec(),
+            Self::Mnist(w) => w.tensors().to_vec(),
+        };
+        for (name, _, data) in tensors {
+            check_finite(name, data)?;
+            if let Some(i) = data.iter().position(|v| v.abs() > MAX_WEIGHT_MAGNITUDE) {
+                return Err(format!(
+                    "tensor '{name}' holds {:e} at index {i}: no NCA weight is that large (at most ±{MAX_WEIGHT_MAGNITUDE:e}); a broken or hostile file?",
+                    data[i]
+                ));
+            }
+        }
+        Ok(())
     }
 
     /// The probability that a cell updates in a step.
@@ -405,7 +417,37 @@ fn serialize(tensors: &[(&'static str, Vec<usize>, &[f32])], provenance: &BTreeM
         .zip(&bytes)
         .map(|((name, shape, _), b)| (*name, TensorView::new(Dtype::F32, shape.clone(), b).expect("shape matches data")))
         .collect();
-    safetensors::serialize(views, Some(meta)).expect("in-memory serialisation cannot fail")
+    serialize_with_sorted_metadata(views, meta.into_iter().collect()).expect("in-memory serialisation cannot fail")
+}
+
+/// `.safetensors` bytes whose metadata keys come in sorted order, so the same tensors and the
+/// same metadata always give the same bytes (the crate writes its `HashMap` in hash order, which
+/// changes from run to run and defeats checksums).
+pub fn serialize_with_sorted_metadata<'a>(
+    views: Vec<(&str, TensorView<'a>)>,
+    metadata: BTreeMap<String, String>,
+) -> Result<Vec<u8>, String> {
+    let plain = safetensors::serialize(views, None).map_err(|e| e.to_string())?;
+    let header_len = u64::from_le_bytes(plain[..8].try_into().expect("8 bytes")) as usize;
+    let header = std::str::from_utf8(&plain[8..8 + header_len]).map_err(|e| e.to_string())?.trim_end();
+    let tensors = header.strip_prefix('{').ok_or("safetensors header is not a JSON object")?;
+    let mut json = String::from("{");
+    if !metadata.is_empty() {
+        json.push_str("\"__metadata__\":");
+        json.push_str(&serde_json::to_string(&metadata).map_err(|e| e.to_string())?);
+        if tensors != "}" {
+            json.push(',');
+        }
+    }
+    json.push_str(tensors);
+    while json.len() % 8 != 0 {
+        json.push(' ');
+    }
+    let mut out = Vec::with_capacity(8 + json.len() + plain.len() - 8 - header_len);
+    out.extend((json.len() as u64).to_le_bytes());
+    out.extend(json.as_bytes());
+    out.extend(&plain[8 + header_len..]);
+    Ok(out)
 }
 
 fn expected_shape(name: &str) -> Vec<usize> {
@@ -534,6 +576,21 @@ mod tests {
         bytes[at + key.len() - 2] = b'9';
         let err = NcaWeights::from_safetensors(&bytes).unwrap_err().to_string();
         assert!(err.contains("nca.format is '9'"), "{err}");
+    }
+
+    #[test]
+    fn the_same_model_always_gives_the_same_bytes() {
+        let mut w = sample();
+        for i in 0..40 {
+            w.provenance.insert(format!("nca.test.key{i}"), i.to_string());
+        }
+        let bytes = NcaWeights::Growing(w.clone()).to_safetensors();
+        for _ in 0..8 {
+            assert_eq!(NcaWeights::Growing(w.clone()).to_safetensors(), bytes, "metadata in hash order");
+        }
+        let header = String::from_utf8_lossy(&bytes[8..200]).to_string();
+        assert!(header.starts_with("{\"__metadata__\":{\"nca.channels\""), "{header}");
+        assert_eq!(NcaWeights::from_safetensors(&bytes).unwrap(), NcaWeights::Growing(w));
     }
 
     #[test]

@@ -317,7 +317,7 @@ pub fn read_unfinished(dir: &Path) -> Result<Option<UnfinishedLesson>, String> {
     if !record_file.is_file() || !checkpoint.is_file() {
         return Ok(None);
     }
-    let text = std::fs::read_to_string(&record_file).map_err(|e| format!("{}: {e}", record_file.display()))?;
+    let text = crate::model::files::read_input_text(&record_file, "lesson record", 1 << 20).map_err(|e| e.to_string())?;
     let record: LessonRecord = serde_json::from_str(&text).map_err(|e| format!("{}: not a lesson record ({e})", record_file.display()))?;
     if record.version != RECORD_VERSION {
         return Err(format!("{}: lesson record version {} is not {RECORD_VERSION}", record_file.display(), record.version));

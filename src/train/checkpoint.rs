@@ -7,7 +7,6 @@
 //! and `nca.ckpt.param_ids`: Adam's state is keyed by parameter id, so the resumed module must
 //! carry the same ids.
 
-use std::collections::HashMap;
 use std::path::Path;
 
 use burn::optim::Optimizer;
@@ -25,6 +24,9 @@ use crate::model::target::Target;
 use crate::model::weights::{f32_to_le_bytes, read_f32, write_atomically};
 
 const FORMAT: &str = "1";
+
+/// Largest checkpoint read: a growing run's pool is about 340 MB.
+pub const MAX_CHECKPOINT_BYTES: u64 = 2 << 30;
 
 impl<B: AutodiffBackend> Trainer<B> {
     /// Writes the checkpoint to `path` (via a temporary file and a rename).
@@ -50,7 +52,7 @@ impl<B: AutodiffBackend> Trainer<B> {
             .map(|(name, dtype, shape, bytes)| (*name, TensorView::new(*dtype, shape.clone(), bytes).expect("shapes match")))
             .collect();
         let config = serde_json::to_string(&self.config).expect("the config serialises");
-        let meta = HashMap::from([
+        let meta = std::collections::BTreeMap::from([
             ("nca.ckpt.format".to_string(), FORMAT.to_string()),
             ("nca.ckpt.iteration".to_string(), self.iteration.to_string()),
             ("nca.ckpt.rng".to_string(), self.rng.state.to_string()),
@@ -59,13 +61,14 @@ impl<B: AutodiffBackend> Trainer<B> {
             ("nca.ckpt.param_ids".to_string(), self.model.param_ids().map(|id| id.to_string()).join(",")),
             ("nca.ckpt.restarts".to_string(), join_iterations(&self.restarts)),
         ]);
-        let bytes = safetensors::serialize(views, Some(meta)).map_err(|e| fail(format!("cannot serialise ({e})")))?;
+        let bytes =
+            crate::model::weights::serialize_with_sorted_metadata(views, meta).map_err(|e| fail(format!("cannot serialise ({e})")))?;
         write_atomically(path, &bytes)
     }
 
     /// Restores a run from a checkpoint written by [`Trainer::save_checkpoint`].
     pub fn resume(path: &Path, device: B::Device) -> Result<Self, ModelError> {
-        let bytes = std::fs::read(path).map_err(|source| ModelError::Io { path: path.to_path_buf(), source })?;
+        let bytes = crate::model::files::read_input(path, "checkpoint", MAX_CHECKPOINT_BYTES)?;
         let fail = |m: String| ModelError::format(path, m);
         let st = SafeTensors::deserialize(&bytes).map_err(|e| fail(format!("not a readable checkpoint ({e})")))?;
         let (_, header) = SafeTensors::read_metadata(&bytes).map_err(|e| fail(format!("not a readable checkpoint ({e})")))?;
@@ -74,7 +77,11 @@ impl<B: AutodiffBackend> Trainer<B> {
         if get("nca.ckpt.format")? != FORMAT {
             return Err(fail(format!("checkpoint format {} is not {FORMAT}", get("nca.ckpt.format")?)));
         }
-        let iteration: usize = get("nca.ckpt.iteration")?.parse().map_err(|_| fail("bad nca.ckpt.iteration".into()))?;
+        let iteration: usize = get("nca.ckpt.iteration")?
+            .parse()
+            .ok()
+            .filter(|&n| n <= super::validate::MAX_ITERATIONS)
+            .ok_or_else(|| fail(format!("bad nca.ckpt.iteration (a count up to {})", super::validate::MAX_ITERATIONS)))?;
         let rng = Pcg32 { state: get("nca.ckpt.rng")?.parse().map_err(|_| fail("bad nca.ckpt.rng".into()))? };
         let config = recipe_from_json(get("nca.ckpt.config")?).map_err(|e| fail(format!("bad nca.ckpt.config ({e})")))?;
         let tensor = |name: &str| st.tensor(name).map_err(|_| fail(format!("checkpoint has no tensor '{name}'")));

@@ -169,6 +169,12 @@ impl MnistTrainConfig {
             ));
         }
         within("--steps", self.steps, 1..=10_000)?;
+        if self.lr_second_drop_at < self.lr_drop_at {
+            return Err(format!(
+                "--lr-second-drop-at {} comes before --lr-drop-at {}: the second drop must come at or after the first",
+                self.lr_second_drop_at, self.lr_drop_at
+            ));
+        }
         rate("--learning-rate", self.learning_rate)?;
         rate("--learning-rate-after", self.learning_rate_after)?;
         rate("--learning-rate-final", self.learning_rate_final)?;
@@ -503,7 +509,7 @@ impl<B: AutodiffBackend> MnistTrainer<B> {
             .iter()
             .map(|(name, dtype, shape, bytes)| (name.as_str(), TensorView::new(*dtype, shape.clone(), bytes).expect("shapes match")))
             .collect();
-        let meta = std::collections::HashMap::from([
+        let meta = std::collections::BTreeMap::from([
             ("nca.ckpt.format".to_string(), CHECKPOINT_FORMAT.to_string()),
             ("nca.ckpt.iteration".to_string(), self.iteration.to_string()),
             ("nca.ckpt.rng".to_string(), self.rng.state.to_string()),
@@ -513,7 +519,8 @@ impl<B: AutodiffBackend> MnistTrainer<B> {
             ("nca.ckpt.restarts".to_string(), super::checkpoint::join_iterations(&self.restarts)),
             ("nca.ckpt.digits".to_string(), self.data.len().to_string()),
         ]);
-        let bytes = safetensors::serialize(views, Some(meta)).map_err(|e| fail(format!("cannot serialise ({e})")))?;
+        let bytes =
+            crate::model::weights::serialize_with_sorted_metadata(views, meta).map_err(|e| fail(format!("cannot serialise ({e})")))?;
         crate::model::weights::write_atomically(path, &bytes)
     }
 
@@ -521,7 +528,7 @@ impl<B: AutodiffBackend> MnistTrainer<B> {
     pub fn resume(path: &Path, data: Arc<Digits>, device: B::Device) -> Result<Self, ModelError> {
         use burn::record::{BinBytesRecorder, FullPrecisionSettings, Recorder};
         use safetensors::{Dtype, SafeTensors};
-        let bytes = std::fs::read(path).map_err(|source| ModelError::Io { path: path.to_path_buf(), source })?;
+        let bytes = crate::model::files::read_input(path, "checkpoint", super::checkpoint::MAX_CHECKPOINT_BYTES)?;
         let fail = |m: String| ModelError::format(path, m);
         let st = SafeTensors::deserialize(&bytes).map_err(|e| fail(format!("not a readable checkpoint ({e})")))?;
         let (_, header) = SafeTensors::read_metadata(&bytes).map_err(|e| fail(format!("not a readable checkpoint ({e})")))?;
@@ -587,7 +594,10 @@ impl<B: AutodiffBackend> MnistTrainer<B> {
             })
             .collect();
         trainer.rng = rng;
-        trainer.iteration = number("nca.ckpt.iteration")? as usize;
+        trainer.iteration = Some(number("nca.ckpt.iteration")?)
+            .filter(|&n| n <= super::validate::MAX_ITERATIONS as u64)
+            .ok_or_else(|| fail(format!("bad nca.ckpt.iteration (a count up to {})", super::validate::MAX_ITERATIONS)))?
+            as usize;
         trainer.losses = losses;
         trainer.seconds = meta.get("nca.ckpt.seconds").and_then(|v| v.parse().ok()).unwrap_or(0.0);
         trainer.restarts =

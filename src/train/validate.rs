@@ -28,9 +28,26 @@ pub fn pool_holds_batch(pool: usize, batch: usize, no_pool: bool) -> Result<(), 
     Err(format!("--pool-size {pool} is smaller than the batch ({batch}): use at least the batch{zero}"))
 }
 
+/// The most iterations a run may have: `--iterations`' bound, and the bound on what a model's
+/// metadata may claim.
+pub const MAX_ITERATIONS: usize = 100_000_000;
+
 /// A count of iterations to train.
 pub fn iterations(value: usize) -> Result<(), String> {
-    within("--iterations", value, 1..=100_000_000)
+    within("--iterations", value, 1..=MAX_ITERATIONS)
+}
+
+/// The iterations a model's metadata says it was trained (`nca.train.iterations`), judged
+/// before anything is sized from it: a file's claim is no licence to allocate a loss curve of
+/// 2⁶⁴ entries. Errors name the model and the key.
+pub fn iterations_in_metadata(model: &std::path::Path, value: Option<&str>) -> Result<usize, String> {
+    let bad = |why: String| format!("{}: metadata 'nca.train.iterations' {why}", model.display());
+    let Some(text) = value else { return Ok(0) };
+    let n: usize = text.trim().parse().map_err(|_| bad(format!("is '{text}', not a count")))?;
+    if n > MAX_ITERATIONS {
+        return Err(bad(format!("claims {n} iterations, more than any run may have ({MAX_ITERATIONS})")));
+    }
+    Ok(n)
 }
 
 #[cfg(test)]
@@ -47,5 +64,12 @@ mod tests {
         assert!(pool_holds_batch(0, 8, true).is_ok() && pool_holds_batch(0, 8, false).is_err());
         assert!(pool_holds_batch(4, 8, true).unwrap_err().contains("or 0 for no pool"));
         assert!(iterations(0).is_err());
+        let model = std::path::Path::new("m.safetensors");
+        assert_eq!(iterations_in_metadata(model, None), Ok(0));
+        assert_eq!(iterations_in_metadata(model, Some("1200")), Ok(1200));
+        for hostile in ["18446744073709551615", "1000000000000000", "-1", "lots"] {
+            let err = iterations_in_metadata(model, Some(hostile)).unwrap_err();
+            assert!(err.starts_with("m.safetensors: metadata 'nca.train.iterations'"), "{err}");
+        }
     }
 }

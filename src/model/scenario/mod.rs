@@ -9,6 +9,7 @@
 //! [`run`] plays it on a [`run::ScenarioBackend`] (the CPU reference here, the GPU in
 //! [`crate::app::headless`]) and [`output`] writes what it recorded.
 
+pub mod budget;
 pub mod output;
 pub mod reduce;
 pub mod run;
@@ -355,15 +356,7 @@ impl Scenario {
     /// type errors the line and column.
     pub fn load(path: &Path) -> Result<Self, String> {
         let shown = path.display();
-        let meta = std::fs::metadata(path).map_err(|e| format!("{shown}: cannot read the scenario: {e}"))?;
-        if meta.is_dir() {
-            return Err(format!("{shown}: is a folder, not a scenario file"));
-        }
-        if meta.len() > MAX_SCENARIO_BYTES {
-            return Err(format!("{shown}: {} bytes is more than a scenario file may hold ({MAX_SCENARIO_BYTES})", meta.len()));
-        }
-        let bytes = std::fs::read(path).map_err(|e| format!("{shown}: cannot read the scenario: {e}"))?;
-        let text = String::from_utf8(bytes).map_err(|e| format!("{shown}: not UTF-8 text (byte {})", e.utf8_error().valid_up_to()))?;
+        let text = super::files::read_input_text(path, "scenario", MAX_SCENARIO_BYTES).map_err(|e| e.to_string())?;
         Self::parse(&text).map_err(|e| format!("{shown}:{e}"))
     }
 
@@ -434,6 +427,17 @@ impl Scenario {
         for (i, s) in self.species.iter().enumerate() {
             if s.name.is_empty() || self.species[..i].iter().any(|o| o.name == s.name) {
                 return Err(format!("species {i}: its name '{}' must be given and unique", s.name));
+            }
+        }
+        let counts = [
+            (self.organisms.len(), budget::MAX_ORGANISMS, "organisms"),
+            (self.digits.len(), budget::MAX_DIGITS, "digits"),
+            (self.record.regions.len(), budget::MAX_REGIONS, "record.regions"),
+            (self.events.len(), budget::MAX_EVENTS, "events"),
+        ];
+        for (n, limit, what) in counts {
+            if n > limit {
+                return Err(format!("{n} {what}; a scenario may have at most {limit}"));
             }
         }
         let names = self.species.iter().map(|s| (&s.name, "species"));
@@ -558,6 +562,8 @@ impl Scenario {
         for (i, region) in r.regions.iter().enumerate() {
             rect(region.min, region.max, &format!("record.regions[{i}] '{}'", region.name))?;
         }
+        self.check_row_names()?;
+        self.check_snapshot_names()?;
         if let Some(gif) = &r.gif {
             if gif.every == 0 || !(1..=16).contains(&gif.scale) {
                 return Err(format!("record.gif: every {} must be at least 1 and scale {} within 1..=16", gif.every, gif.scale));
@@ -569,6 +575,52 @@ impl Scenario {
         }
         if r.frames == Some(0) {
             return Err("record.frames: 0 steps between frames; leave it out for none".into());
+        }
+        self.budget().check()
+    }
+
+    /// Every row `metrics.csv` will hold at a step, named once: a region called `grid`, or
+    /// `species a`, or two regions of one name would put two rows of one name in the table and
+    /// mix different regions into one median of `summary.csv`.
+    fn check_row_names(&self) -> Result<(), String> {
+        let mut rows: Vec<(String, String)> = vec![("grid".into(), "the whole grid".into())];
+        if self.species.len() > 1 {
+            rows.extend(self.species.iter().map(|s| (format!("species {}", s.name), format!("species '{}'", s.name))));
+        }
+        for (i, o) in self.organisms.iter().enumerate() {
+            rows.push((o.name.clone().unwrap_or_else(|| format!("organism {i}")), format!("organisms[{i}]")));
+        }
+        rows.extend((0..self.digits.len()).map(|i| (format!("digit {i}"), format!("digits[{i}]"))));
+        rows.extend(self.record.regions.iter().enumerate().map(|(i, r)| (r.name.clone(), format!("record.regions[{i}]"))));
+        let mut seen: BTreeMap<&str, &str> = BTreeMap::new();
+        for (name, source) in &rows {
+            if let Some(first) = seen.insert(name, source) {
+                return Err(format!(
+                    "{source}: the row name '{name}' is already {first}'s; every row of metrics.csv needs a name of its own"
+                ));
+            }
+        }
+        Ok(())
+    }
+
+    /// Snapshot names are files in the output folder: each once, and never `final`, which is the
+    /// run's own final state.
+    fn check_snapshot_names(&self) -> Result<(), String> {
+        let mut seen: BTreeMap<&str, usize> = BTreeMap::new();
+        for (i, e) in self.events.iter().enumerate() {
+            let Action::Snapshot(name) = &e.action else { continue };
+            if name.eq_ignore_ascii_case("final") {
+                return Err(format!(
+                    "events[{i}] (step {}): a snapshot may not be called '{name}': final.safetensors is the run's final state",
+                    e.step
+                ));
+            }
+            if let Some(first) = seen.insert(name, i) {
+                return Err(format!(
+                    "events[{i}] (step {}): snapshot '{name}' is already taken by events[{first}]; each snapshot needs a file name of its own",
+                    e.step
+                ));
+            }
         }
         Ok(())
     }
@@ -721,6 +773,11 @@ pub fn resolve(base: &Path, path: &Path) -> Result<PathBuf, String> {
     if path.exists() {
         return Ok(path.to_path_buf());
     }
+    // An installed exhibit's scenarios name `trained/…` and `assets/…` as a checkout does.
+    let installed = super::files::data_dir().join(path);
+    if installed.exists() {
+        return Ok(installed);
+    }
     Err(format!("{} is not beside the scenario ({}) nor in the working folder", path.display(), beside.display()))
 }
 
@@ -844,6 +901,7 @@ impl LoadedScenario {
         let mut timeline: BTreeMap<u32, Vec<Step>> = BTreeMap::new();
         timeline.entry(0).or_default().push(Step::Edits(start));
         let mut current = placed.clone();
+        let mut expanded = 0u64;
         for (i, e) in scenario.events.iter().enumerate() {
             let what = format!("events[{i}] (step {})", e.step);
             let step = match &e.action {
@@ -898,6 +956,10 @@ impl LoadedScenario {
                                 edits.push(Edit::PaintSpecies { center: [x as f32 + 0.5, y as f32 + 0.5], radius: 0.5, species });
                             }
                         }
+                        // The budget counted the draw's expected share; the cap holds exactly.
+                        if expanded + edits.len() as u64 > budget::MAX_EDITS {
+                            return Err(format!("{what}: the adversaries' draw passes {} edits in all", budget::MAX_EDITS));
+                        }
                     }
                     Step::Edits(edits)
                 }
@@ -914,6 +976,9 @@ impl LoadedScenario {
                 Action::Snapshot(name) => Step::Snapshot(name.clone()),
                 Action::Edits(edits) => Step::Edits(edits.clone()),
             };
+            if let Step::Edits(edits) = &step {
+                expanded += edits.len() as u64;
+            }
             timeline.entry(e.step).or_default().push(step);
         }
         Ok(Self { scenario, kind, models, model_paths, targets, digits: placed, timeline })

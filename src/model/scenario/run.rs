@@ -288,19 +288,38 @@ fn measure(scene: &LoadedScenario, regions: &Regions, at: &Moment, now: &[SlotSu
         .collect()
 }
 
-/// What one run produced.
+/// What one run produced and kept: its metrics and its final state. Frames and snapshots are
+/// handed to a [`StateSink`] as they happen, so a run holds one state at a time however many
+/// steps it records.
 #[derive(Clone, Debug)]
 pub struct RunRecord {
     /// The fire-hash seed.
     pub seed: u32,
     /// Every recorded row, by step then region.
     pub rows: Vec<MetricRow>,
-    /// The states to show as GIF frames (and PNG frames), with their steps.
-    pub frames: Vec<(u32, Grid)>,
-    /// Named snapshots, with their steps.
-    pub snapshots: Vec<(String, u32, Grid)>,
     /// The final state.
     pub last: Grid,
+}
+
+/// Where a run's states go the moment they exist: the output folder's GIF encoder, PNG frames
+/// and snapshot files ([`super::output::SeedOutput`]), or nowhere.
+pub trait StateSink {
+    /// A state at a step the recording asked for (GIF or PNG frames).
+    fn frame(&mut self, step: u32, state: &Grid) -> Result<(), String>;
+    /// A named snapshot.
+    fn snapshot(&mut self, name: &str, step: u32, state: &Grid) -> Result<(), String>;
+}
+
+/// A sink that keeps nothing: for runs wanted for their metrics alone.
+pub struct DiscardStates;
+
+impl StateSink for DiscardStates {
+    fn frame(&mut self, _: u32, _: &Grid) -> Result<(), String> {
+        Ok(())
+    }
+    fn snapshot(&mut self, _: &str, _: u32, _: &Grid) -> Result<(), String> {
+        Ok(())
+    }
 }
 
 /// Which steps a run must stop at, and why.
@@ -323,11 +342,13 @@ fn stops(scene: &LoadedScenario) -> Stops {
     Stops { metrics, frames }
 }
 
-/// Plays `scene` with fire-hash `seed` on `backend`, calling `progress(step)` as it goes.
+/// Plays `scene` with fire-hash `seed` on `backend`, handing frames and snapshots to `sink` as
+/// they come and calling `progress(step)` as it goes.
 pub fn run(
     scene: &LoadedScenario,
     seed: u32,
     backend: &mut dyn ScenarioBackend,
+    sink: &mut dyn StateSink,
     progress: &mut dyn FnMut(u32),
 ) -> Result<RunRecord, String> {
     let s = &scene.scenario;
@@ -344,7 +365,7 @@ pub fn run(
     let regions = Regions::of(scene);
     backend.start(scene, seed)?;
     let mut digits = scene.digits.clone();
-    let mut record = RunRecord { seed, rows: Vec::new(), frames: Vec::new(), snapshots: Vec::new(), last: Grid::new(1, 1, 1) };
+    let mut record = RunRecord { seed, rows: Vec::new(), last: Grid::new(1, 1, 1) };
     let mut now = 0u32;
     for moment in moments {
         if moment > now {
@@ -382,10 +403,10 @@ pub fn run(
         }
         let state = backend.state()?;
         if frames.contains(&now) {
-            record.frames.push((now, state.clone()));
+            sink.frame(now, &state)?;
         }
         for name in snapshot_names {
-            record.snapshots.push((name, now, state.clone()));
+            sink.snapshot(&name, now, &state)?;
         }
         if now == s.steps {
             record.last = state;
