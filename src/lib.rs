@@ -13,6 +13,8 @@
 //! - [`ui`]: the egui side panel and the brush-outline overlay.
 //! - [`app`]: ready-made apps: the headless GPU runner and the sandbox window.
 //! - [`cli`]: the `nca` command line.
+//! - [`exhibit`]: installations: the installation file, the supervisor and its health endpoint,
+//!   and the window's side of it.
 //!
 //! ## How the data flows
 //! A person or tool pushes an [`model::grid::Edit`] into a grid's [`sim::GridEdits`]. At the
@@ -27,6 +29,7 @@
 
 pub mod app;
 pub mod cli;
+pub mod exhibit;
 pub mod gpu;
 pub mod input;
 pub mod library;

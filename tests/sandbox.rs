@@ -68,6 +68,7 @@ impl Sandbox {
                 monkey: None,
                 scenario: None,
                 playlist: None,
+                exhibit: Default::default(),
             });
         // Lessons keep their checkpoints beside the test's files, not in the repository.
         app.insert_resource(TeachSettings { lesson_dir: dir.path().join("lessons"), ..default() });

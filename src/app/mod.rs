@@ -23,6 +23,10 @@ pub enum GpuError {
     Readback(String),
 }
 
+/// Exit status of a window that lost its GPU device (or met another render error it cannot go
+/// on from): a supervisor restarts it on a fresh device. 75 is `EX_TEMPFAIL`: try again.
+pub const DEVICE_LOST_EXIT: u8 = 75;
+
 /// Checks that wgpu can see an adapter on the backends Bevy will use, so a machine without a
 /// GPU gets an error message instead of Bevy's panic.
 pub fn probe_adapter() -> Result<String, GpuError> {
@@ -44,8 +48,17 @@ pub fn hardware_gpu() -> bool {
 
 /// The process's resident memory in MB (Linux; `None` elsewhere), for soak runs and reports.
 pub fn resident_mb() -> Option<f64> {
+    status_mb("VmRSS:")
+}
+
+/// The most resident memory the process has held so far, in MB (Linux; `None` elsewhere).
+pub fn peak_resident_mb() -> Option<f64> {
+    status_mb("VmHWM:")
+}
+
+fn status_mb(field: &str) -> Option<f64> {
     let status = std::fs::read_to_string("/proc/self/status").ok()?;
-    let line = status.lines().find(|l| l.starts_with("VmRSS:"))?;
+    let line = status.lines().find(|l| l.starts_with(field))?;
     let kb: f64 = line.split_whitespace().nth(1)?.parse().ok()?;
     Some(kb / 1024.0)
 }

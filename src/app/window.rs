@@ -62,6 +62,8 @@ pub struct WindowOptions {
     pub scenario: Option<(std::sync::Arc<crate::model::scenario::LoadedScenario>, PathBuf)>,
     /// Scenarios a kiosk plays in turn while nobody touches the screen (read and checked).
     pub playlist: Option<crate::scene::scenario::Playlist>,
+    /// What an exhibit supervisor sets on its window (heartbeat, closed look, screen, idle).
+    pub exhibit: crate::exhibit::window::ExhibitOptions,
 }
 
 /// A lesson started from the command line (`nca run --teach`).
@@ -141,11 +143,7 @@ pub fn run(options: WindowOptions) -> AppExit {
                 primary_window: Some(Window {
                     title: "nca-sandbox".into(),
                     resolution: (1100, 760).into(),
-                    mode: if options.kiosk {
-                        bevy::window::WindowMode::BorderlessFullscreen(bevy::window::MonitorSelection::Primary)
-                    } else {
-                        bevy::window::WindowMode::Windowed
-                    },
+                    mode: if options.kiosk { options.exhibit.window_mode() } else { bevy::window::WindowMode::Windowed },
                     ..default()
                 }),
                 ..default()
@@ -154,14 +152,25 @@ pub fn run(options: WindowOptions) -> AppExit {
             .set(ImagePlugin::default_nearest()),
     )
     .add_plugins(EguiPlugin::default())
-    .add_plugins((SandboxPlugin, PanelPlugin, DeviceInputPlugin))
+    .add_plugins((
+        SandboxPlugin,
+        PanelPlugin,
+        DeviceInputPlugin,
+        crate::exhibit::window::ExhibitWindowPlugin,
+        crate::ui::operator::OperatorMenuPlugin,
+    ))
     .insert_resource(options.clone())
     .init_resource::<FrameTimes>()
     .add_systems(Update, count_frames)
     .add_systems(Startup, start_screen_gif)
     .add_systems(Last, write_report.before(crate::scene::teach::keep_lesson_on_exit));
+    crate::exhibit::window::ExhibitWindowPlugin::configure(&mut app, &options.exhibit);
     if options.kiosk {
-        app.insert_resource(crate::scene::kiosk::KioskSettings::installation());
+        let mut kiosk = crate::scene::kiosk::KioskSettings::installation();
+        let idle = &options.exhibit;
+        kiosk.idle_reset_seconds = idle.idle_reset_seconds.or(kiosk.idle_reset_seconds);
+        kiosk.self_play_seconds = idle.self_play_seconds.or(kiosk.self_play_seconds);
+        app.insert_resource(kiosk);
     }
     if let Some(seed) = options.monkey {
         app.insert_resource(crate::input::monkey::Monkey::new(seed));

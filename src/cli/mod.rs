@@ -2,6 +2,7 @@
 //! code; nothing here panics on user data.
 
 pub mod bench;
+pub mod exhibit;
 pub mod scenario;
 pub mod soak;
 pub mod teach;
@@ -25,11 +26,10 @@ use crate::scene::digits::DigitSource;
 /// The model `nca run` opens when none is given, inside the trained folder.
 pub const DEFAULT_MODEL_FILE: &str = "lizard_regenerating.safetensors";
 
-/// `./trained` when run from a checkout, else the `trained/` folder of the source tree the
-/// binary was built from.
+/// `./trained` when run from a checkout, else the installed or built-from `trained/`
+/// ([`crate::model::files::bundled`]).
 pub fn default_trained_dir() -> PathBuf {
-    let here = PathBuf::from("trained");
-    if here.is_dir() { here } else { Path::new(env!("CARGO_MANIFEST_DIR")).join("trained") }
+    crate::model::files::bundled("trained")
 }
 
 /// `trained/lizard_regenerating.safetensors`, or else the first model in the trained folder
@@ -309,13 +309,29 @@ fn target_of(model: &Path, named: &str, given: Option<PathBuf>) -> Result<PathBu
     match given {
         Some(path) => Ok(path),
         None if named.is_empty() => Err(format!("{}: the model names no target (nca.target); pass --target IMG", model.display())),
-        None => crate::model::target::named_target_path(named).ok_or_else(|| {
-            format!(
-                "{}: the model names the target '{}', which is not a plain name in {TARGETS_DIR}; pass --target IMG",
-                model.display(),
-                named.escape_debug()
-            )
-        }),
+        None => {
+            let path = crate::model::target::named_target_path(named).ok_or_else(|| {
+                format!(
+                    "{}: the model names the target '{}', which is not a plain name in {TARGETS_DIR}; pass --target IMG",
+                    model.display(),
+                    named.escape_debug()
+                )
+            })?;
+            // The picture is the model's claim: when it is missing, the model is what to name.
+            match std::fs::metadata(&path) {
+                Ok(meta) if meta.is_file() => Ok(path),
+                Ok(_) => Err(format!(
+                    "{}: its target (nca.target '{named}') is {}, which is not a picture file; pass --target IMG",
+                    model.display(),
+                    path.display()
+                )),
+                Err(e) => Err(format!(
+                    "{}: its target (nca.target '{named}') is {}, which cannot be read ({e}); pass --target IMG",
+                    model.display(),
+                    path.display()
+                )),
+            }
+        }
     }
 }
 
@@ -528,7 +544,13 @@ pub enum Command {
         /// after each ends, while nobody touches the screen.
         #[arg(long, requires = "kiosk", conflicts_with = "scenario")]
         playlist: Option<PathBuf>,
+        /// What an exhibit supervisor sets on its window.
+        #[command(flatten)]
+        exhibit: exhibit::ExhibitWindowArgs,
     },
+    /// Run an installation: the kiosk window as a child process, restarted when it exits,
+    /// crashes or freezes, within its opening hours, with an optional health endpoint.
+    Exhibit(exhibit::ExhibitArgs),
     /// Convert a published Distill model (WebGL uint8 JSON, TF.js graph JSON, or the adversarial
     /// demo's data script) to .safetensors.
     Import {
@@ -621,9 +643,18 @@ pub enum Command {
     },
 }
 
-/// Parses the arguments and runs; errors become one line on stderr and exit code 1.
+/// Exit status of a command line that cannot be parsed (clap's and the BSD convention's).
+pub const USAGE_EXIT: u8 = 2;
+
+/// Parses the arguments and runs. Every error is one line on stderr that starts `error:`: a
+/// command line that cannot be parsed (an unknown flag, a missing or malformed value) exits
+/// with [`USAGE_EXIT`], anything wrong with the data, the files or the work with 1. `--help`
+/// and `--version` print as usual and exit 0.
 pub fn main() -> ExitCode {
-    let cli = Cli::parse();
+    let cli = match Cli::try_parse() {
+        Ok(cli) => cli,
+        Err(e) => return usage_error(e),
+    };
     match run(cli) {
         Ok(()) => ExitCode::SUCCESS,
         Err(message) => {
@@ -631,6 +662,36 @@ pub fn main() -> ExitCode {
             ExitCode::FAILURE
         }
     }
+}
+
+/// clap's error as one line (its usage block and hint dropped), or help and version as clap
+/// prints them.
+fn usage_error(e: clap::Error) -> ExitCode {
+    use clap::error::ErrorKind;
+    if matches!(e.kind(), ErrorKind::DisplayHelp | ErrorKind::DisplayVersion | ErrorKind::DisplayHelpOnMissingArgumentOrSubcommand) {
+        let _ = e.print();
+        return if e.use_stderr() { ExitCode::from(USAGE_EXIT) } else { ExitCode::SUCCESS };
+    }
+    eprintln!("{}", one_line_usage_error(&e.render().to_string()));
+    ExitCode::from(USAGE_EXIT)
+}
+
+/// The first line of clap's rendered error, with what the following lines add that matters
+/// (the valid values, a suggestion) joined on, and `--help` named.
+fn one_line_usage_error(rendered: &str) -> String {
+    let mut lines = rendered.lines().map(str::trim).filter(|l| !l.is_empty());
+    let mut line = lines.next().unwrap_or("error: the command line cannot be parsed").to_string();
+    if !line.starts_with("error:") {
+        line = format!("error: {line}");
+    }
+    for extra in lines {
+        if extra.starts_with("Usage:") || extra.starts_with("For more information") {
+            continue;
+        }
+        line.push_str(if line.ends_with(':') { " " } else { "; " });
+        line.push_str(extra.trim_start_matches("tip: "));
+    }
+    format!("{line} (see --help)")
 }
 
 fn run(cli: Cli) -> Result<(), String> {
@@ -662,7 +723,9 @@ fn run(cli: Cli) -> Result<(), String> {
         monkey: None,
         scenario: None,
         playlist: None,
+        exhibit: Default::default(),
     });
+    check_outputs(&command)?;
     match command {
         Command::Run {
             model,
@@ -692,7 +755,12 @@ fn run(cli: Cli) -> Result<(), String> {
             monkey,
             scenario,
             playlist,
+            exhibit,
         } => {
+            if exhibit.out_of_order {
+                let options = exhibit.options();
+                return window_exit(crate::exhibit::window::run_out_of_order(options.window, options.windowed));
+            }
             if let Some(dir) = trained_dir.as_ref().filter(|d| !d.is_dir()) {
                 return Err(format!("--trained-dir {}: no such folder", dir.display()));
             }
@@ -818,6 +886,7 @@ fn run(cli: Cli) -> Result<(), String> {
                 monkey,
                 scenario,
                 playlist,
+                exhibit: exhibit.options(),
             });
             if let Some(path) = screenshot.filter(|p| !p.exists()) {
                 return Err(format!("{}: screenshot was not written", path.display()));
@@ -825,10 +894,7 @@ fn run(cli: Cli) -> Result<(), String> {
             if let Some(path) = record_gif.filter(|p| !p.exists()) {
                 return Err(format!("{}: the GIF was not written (see the log above)", path.display()));
             }
-            match exit {
-                bevy::app::AppExit::Success => Ok(()),
-                bevy::app::AppExit::Error(code) => Err(format!("the app exited with code {code}")),
-            }
+            window_exit(exit)
         }
         Command::Import { file, out, adversary } => {
             let pick = if adversary { import::Pick::Adversary } else { import::Pick::Main };
@@ -890,6 +956,7 @@ fn run(cli: Cli) -> Result<(), String> {
             Ok(())
         }
         Command::Bench(args) => bench::run(args),
+        Command::Exhibit(args) => exhibit::run(args),
         Command::Teach { kind: TeachKind::Handwriting(args) } => teach::handwriting(args),
         Command::Soak(args) => soak::soak(args),
         Command::Scenario { command } => scenario::run_command(command),
@@ -912,9 +979,19 @@ fn run(cli: Cli) -> Result<(), String> {
                 .provenance
                 .get("nca.train.recipe")
                 .and_then(|r| serde_json::from_str::<serde_json::Value>(r).ok())
-                .and_then(|r| r["adversary_target"].as_u64())
-                .map(|c| c as u8);
-            let target = target_class.or(trained_for).unwrap_or(8);
+                .and_then(|r| r["adversary_target"].as_u64());
+            let target = match (target_class, trained_for) {
+                (Some(class), _) if class > 9 => return Err(format!("--target-class {class} is not a digit 0–9")),
+                (Some(class), _) => class,
+                (None, Some(class)) if class > 9 => {
+                    return Err(format!(
+                        "{}: metadata 'nca.train.recipe' names adversary_target {class}, not a digit 0–9 (pass --target-class)",
+                        adversary.display()
+                    ));
+                }
+                (None, Some(class)) => class as u8,
+                (None, None) => 8,
+            };
             let options = crate::model::mnist_eval::AdversaryOptions { digits: digits.unwrap_or(test.len()), fraction, target, seed };
             let report = crate::model::mnist_eval::evaluate_adversary(b, a, &test, &options, progress)?;
             eprintln!();
@@ -957,6 +1034,58 @@ fn run(cli: Cli) -> Result<(), String> {
             Ok(())
         }
     }
+}
+
+/// A window's exit as the command's: a lost GPU device ends the process at once with
+/// [`crate::app::DEVICE_LOST_EXIT`] and its reason, so a supervisor can tell it from a crash.
+fn window_exit(exit: bevy::app::AppExit) -> Result<(), String> {
+    match exit {
+        bevy::app::AppExit::Success => Ok(()),
+        bevy::app::AppExit::Error(code) if code.get() == crate::app::DEVICE_LOST_EXIT => {
+            let reason =
+                crate::exhibit::window::RENDER_FAILURE.lock().ok().and_then(|r| r.clone()).unwrap_or_else(|| "GPU device lost".into());
+            eprintln!("error: {reason}: the window stopped (a supervisor starts a new one)");
+            std::process::exit(crate::app::DEVICE_LOST_EXIT.into());
+        }
+        bevy::app::AppExit::Error(code) => Err(format!("the app exited with code {code}")),
+    }
+}
+
+/// Every file a command will write, with the extension its format needs (`None`: any name).
+/// Scenario runs judge their output folder themselves ([`crate::model::scenario::output::check_out`]),
+/// as it depends on the scenario's snapshots and seeds.
+fn outputs_of(command: &Command) -> Vec<(&'static str, PathBuf, Option<&'static str>)> {
+    let png = Some("png");
+    let out = |p: &Path| ("--out", p.to_path_buf(), None);
+    match command {
+        Command::Run { screenshot, record_gif, report, .. } => {
+            let mut outputs = Vec::new();
+            outputs.extend(screenshot.iter().map(|p| ("--screenshot", p.clone(), png)));
+            outputs.extend(record_gif.iter().map(|p| ("--record-gif", p.clone(), Some("gif"))));
+            outputs.extend(report.iter().map(|p| ("--report", p.clone(), None)));
+            outputs
+        }
+        Command::Import { out: o, .. } | Command::Step { out: o, .. } => vec![out(o)],
+        Command::Render { out, .. } | Command::MnistSamples { out, .. } => vec![("--out", out.clone(), png)],
+        Command::Plot { csv, out } => vec![("--out", out.clone().unwrap_or_else(|| csv.with_extension("png")), png)],
+        Command::Eval { kind: EvalKind::Growing { strip: Some(strip), .. } } => vec![("--strip", strip.clone(), png)],
+        Command::Eval { kind: EvalKind::Mnist { plot: Some(plot), .. } } => vec![("--plot", plot.clone(), png)],
+        Command::Train { kind: TrainKind::Growing(args) } => vec![out(&args.out)],
+        Command::Train { kind: TrainKind::Mnist(args) } => vec![out(&args.out)],
+        Command::Train { kind: TrainKind::MnistAdversary(args) } => vec![out(&args.run.out)],
+        Command::Teach { kind: TeachKind::Handwriting(args) } => vec![out(&args.out)],
+        Command::Soak(args) => args.out.iter().map(|p| out(p)).collect(),
+        _ => Vec::new(),
+    }
+}
+
+/// Judges every output of `command` before any work: a long run must not end on an output it
+/// cannot write ([`crate::model::files::check_output_file`]).
+fn check_outputs(command: &Command) -> Result<(), String> {
+    for (flag, path, extension) in outputs_of(command) {
+        crate::model::files::check_output_file(&path, extension).map_err(|e| format!("{flag} {e}"))?;
+    }
+    Ok(())
 }
 
 fn load(path: &Path) -> Result<NcaWeights, String> {

@@ -215,6 +215,7 @@ impl Plugin for ScenarioPlugin {
             .init_resource::<ScreenGif>()
             .add_systems(Last, capture_screen)
             .add_message::<ScenarioCommand>()
+            .add_message::<PlaylistJump>()
             .add_systems(Update, (advance_playlist, apply_commands).in_set(super::SceneSystems::Apply).before(super::apply_commands))
             .add_systems(PostUpdate, (play, record).chain().in_set(SimSystems::Script));
     }
@@ -603,50 +604,84 @@ impl Playlist {
     }
 }
 
-/// Reads every `.ron` scenario of `dir`, in name order; any that fails is refused with its
-/// reason (an installation should not find out at 3 a.m. that its fourth scenario is broken).
+/// Reads every `.ron` scenario of `dir`, in name order. A file that cannot be played is left
+/// out with its reason in the log, and the show plays the rest: an exhibit should not go dark
+/// at opening time because one file of its folder is broken. Only a folder with nothing
+/// playable is an error.
 pub fn read_playlist(dir: &std::path::Path) -> Result<Playlist, String> {
     let entries = std::fs::read_dir(dir).map_err(|e| format!("--playlist {}: {e}", dir.display()))?;
     let mut files: Vec<PathBuf> =
-        entries.filter_map(|e| e.ok().map(|e| e.path())).filter(|p| p.extension().is_some_and(|x| x == "ron") && p.is_file()).collect();
+        entries.filter_map(|e| e.ok().map(|e| e.path())).filter(|p| p.extension().is_some_and(|x| x == "ron")).collect();
     files.sort();
     if files.is_empty() {
         return Err(format!("--playlist {}: no .ron scenario files in it", dir.display()));
     }
-    let items = files
-        .into_iter()
-        .map(|file| LoadedScenario::load(&file).map(|scene| (std::sync::Arc::new(scene), file)))
-        .collect::<Result<Vec<_>, _>>()?;
+    let (items, skipped) = load_playable(files);
+    for reason in &skipped {
+        // Bevy's log is not up yet: stderr is the kiosk's log either way.
+        eprintln!("playlist: skipped {reason}");
+    }
+    if items.is_empty() {
+        return Err(format!(
+            "--playlist {}: none of its {} scenarios can be played ({})",
+            dir.display(),
+            skipped.len(),
+            skipped.join("; ")
+        ));
+    }
     Ok(Playlist::new(items))
 }
 
+/// The scenarios of `files` that load, and for each one that does not, its reason.
+fn load_playable(files: Vec<PathBuf>) -> (Vec<(std::sync::Arc<LoadedScenario>, PathBuf)>, Vec<String>) {
+    let mut items = Vec::new();
+    let mut skipped = Vec::new();
+    for file in files {
+        match LoadedScenario::load(&file) {
+            Ok(scene) => items.push((std::sync::Arc::new(scene), file)),
+            Err(reason) => skipped.push(reason),
+        }
+    }
+    (items, skipped)
+}
+
+/// Moves a playlist by this many scenarios at once (the operator's next and previous, and the
+/// exhibit supervisor's `next`/`previous`).
+#[derive(Message, Clone, Copy, Debug)]
+pub struct PlaylistJump(pub i32);
+
 /// Starts the next scenario of the playlist once the playing one has finished, been shown for a
-/// while, and nobody is touching the screen.
+/// while, and nobody is touching the screen; or another at once when asked to jump.
 #[allow(clippy::too_many_arguments)]
 fn advance_playlist(
     time: Res<Time<Real>>,
     playlist: Option<ResMut<Playlist>>,
     player: Option<ResMut<ScenarioPlayer>>,
     idle: Res<super::kiosk::KioskIdle>,
+    mut jumps: MessageReader<PlaylistJump>,
     mut playback: ResMut<Playback>,
     mut settings: ResMut<SceneSettings>,
     mut digits: ResMut<super::digits::DigitsSettings>,
     mut models: ResMut<Assets<NcaModel>>,
     mut scene_commands: MessageWriter<super::SceneCommand>,
 ) {
+    let jump: i32 = jumps.read().map(|j| j.0).sum();
     let (Some(mut playlist), Some(mut player)) = (playlist, player) else { return };
-    if !player.finished || idle.seconds < playlist.hold_seconds {
-        playlist.held = 0.0;
-        return;
-    }
-    playlist.held += time.delta_secs();
-    if playlist.held < playlist.hold_seconds {
-        return;
+    let len = playlist.items.len() as i32;
+    if jump == 0 {
+        if !player.finished || idle.seconds < playlist.hold_seconds {
+            playlist.held = 0.0;
+            return;
+        }
+        playlist.held += time.delta_secs();
+        if playlist.held < playlist.hold_seconds {
+            return;
+        }
     }
     playlist.held = 0.0;
-    playlist.index = (playlist.index + 1) % playlist.items.len();
+    playlist.index = (playlist.index as i32 + if jump == 0 { 1 } else { jump }).rem_euclid(len) as usize;
     let (scene, path) = playlist.items[playlist.index].clone();
-    info!("playlist: next scenario {}", path.display());
+    info!("playlist: scenario {} of {}: {}", playlist.index + 1, len, path.display());
     // What the scene was before the first scenario is what leaving the playlist gives back.
     let before = player.digits_before.take();
     *player = ScenarioPlayer::new((*scene).clone(), path);

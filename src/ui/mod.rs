@@ -6,6 +6,7 @@ use bevy_egui::{EguiContexts, EguiPrimaryContextPass, egui};
 
 mod digits;
 mod file_browser;
+pub mod operator;
 mod scenario;
 mod teach;
 

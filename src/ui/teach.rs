@@ -38,7 +38,7 @@ impl Default for Choice {
 
 /// The pictures in `assets/targets`, once.
 fn bundled_targets() -> Vec<PathBuf> {
-    let mut files: Vec<PathBuf> = std::fs::read_dir("assets/targets")
+    let mut files: Vec<PathBuf> = std::fs::read_dir(crate::model::files::bundled("assets/targets"))
         .map(|dir| dir.filter_map(|e| e.ok().map(|e| e.path())).filter(|p| crate::library::is_picture_file(p)).collect())
         .unwrap_or_default();
     files.sort();
