@@ -6,11 +6,11 @@
 
 mod common;
 
-use std::io::Read;
 use std::path::{Path, PathBuf};
-use std::process::{Command, Stdio};
-use std::time::{Duration, Instant};
+use std::process::Command;
+use std::time::Duration;
 
+use common::idx;
 use nca_sandbox::model::NcaWeights;
 
 /// What a finished `nca` run said.
@@ -22,30 +22,11 @@ struct Outcome {
 
 /// Runs `nca args…` from the crate root; a run that outlives `limit` is killed and fails the test.
 fn nca_within(args: &[&str], limit: Duration, env: &[(&str, &str)]) -> Outcome {
-    let mut child = Command::new(env!("CARGO_BIN_EXE_nca"))
-        .current_dir(env!("CARGO_MANIFEST_DIR"))
-        .args(args)
-        .envs(env.iter().copied())
-        .stdin(Stdio::null())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .unwrap();
-    let started = Instant::now();
-    loop {
-        if let Some(status) = child.try_wait().unwrap() {
-            let (mut stdout, mut stderr) = (String::new(), String::new());
-            child.stdout.take().unwrap().read_to_string(&mut stdout).unwrap();
-            child.stderr.take().unwrap().read_to_string(&mut stderr).unwrap();
-            return Outcome { code: status.code(), stdout, stderr };
-        }
-        if started.elapsed() > limit {
-            child.kill().unwrap();
-            child.wait().unwrap();
-            panic!("nca {args:?} hung: still running after {limit:?}");
-        }
-        std::thread::sleep(Duration::from_millis(20));
-    }
+    let mut command = Command::new(env!("CARGO_BIN_EXE_nca"));
+    command.current_dir(env!("CARGO_MANIFEST_DIR")).args(args).envs(env.iter().copied());
+    let out = common::run_bounded(&mut command, limit).unwrap_or_else(|| panic!("nca {args:?} hung: still running after {limit:?}"));
+    let text = |bytes: Vec<u8>| String::from_utf8_lossy(&bytes).into_owned();
+    Outcome { code: out.status.code(), stdout: text(out.stdout), stderr: text(out.stderr) }
 }
 
 fn nca(args: &[&str]) -> Outcome {
@@ -74,15 +55,6 @@ fn mkfifo(dir: &Path, name: &str) -> PathBuf {
 
 fn s(p: &Path) -> &str {
     p.to_str().unwrap()
-}
-
-fn idx(magic: u32, dims: &[u32], body: &[u8]) -> Vec<u8> {
-    let mut out = magic.to_be_bytes().to_vec();
-    for d in dims {
-        out.extend(d.to_be_bytes());
-    }
-    out.extend_from_slice(body);
-    out
 }
 
 /// An MNIST folder whose test images are `rows × cols`.

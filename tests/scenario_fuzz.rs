@@ -5,10 +5,11 @@
 //! error, never a panic, an abort, an out-of-memory kill or a hang. A failure names the
 //! scenario, the mutation and the seed, so it can be replayed.
 
-use std::io::Read;
+mod common;
+
 use std::path::{Path, PathBuf};
-use std::process::{Command, Stdio};
-use std::time::{Duration, Instant};
+use std::process::Command;
+use std::time::Duration;
 
 use nca_sandbox::model::scenario::{Action, Event, NamedRegion, Scenario, Side};
 use nca_sandbox::train::Pcg32;
@@ -119,30 +120,16 @@ fn mutate(rng: &mut Pcg32, s: &mut Scenario) -> String {
 
 /// Runs the binary under the memory cap; `None` if it outlived the time limit (then killed).
 fn capped(args: &[&str]) -> (Option<std::process::ExitStatus>, String) {
-    let mut child = Command::new("sh")
+    let mut command = Command::new("sh");
+    command
         .arg("-c")
         .arg(format!("ulimit -v {MEMORY_CAP_KB}; exec \"$0\" \"$@\""))
         .arg(env!("CARGO_BIN_EXE_nca"))
         .args(args)
-        .current_dir(env!("CARGO_MANIFEST_DIR"))
-        .stdin(Stdio::null())
-        .stdout(Stdio::null())
-        .stderr(Stdio::piped())
-        .spawn()
-        .unwrap();
-    let started = Instant::now();
-    loop {
-        if let Some(status) = child.try_wait().unwrap() {
-            let mut stderr = String::new();
-            child.stderr.take().unwrap().read_to_string(&mut stderr).unwrap();
-            return (Some(status), stderr);
-        }
-        if started.elapsed() > TIME_LIMIT {
-            child.kill().unwrap();
-            child.wait().unwrap();
-            return (None, String::new());
-        }
-        std::thread::sleep(Duration::from_millis(20));
+        .current_dir(env!("CARGO_MANIFEST_DIR"));
+    match common::run_bounded(&mut command, TIME_LIMIT) {
+        Some(out) => (Some(out.status), String::from_utf8_lossy(&out.stderr).into_owned()),
+        None => (None, String::new()),
     }
 }
 

@@ -90,3 +90,45 @@ pub fn assert_lizard_matches_target(backend: &str, mut grow_200: impl FnMut(u32)
     let worst = losses[n - 1];
     assert!(worst.0 <= 2e-3, "{backend}: seed {} grew no lizard (MSE {:e})", worst.1, worst.0);
 }
+
+/// Runs `command` with its output captured, killing it if it outlives `limit`: `None` then. The
+/// pipes are drained on threads of their own, so a chatty process never blocks on a full pipe
+/// and passes for hung.
+pub fn run_bounded(command: &mut std::process::Command, limit: std::time::Duration) -> Option<std::process::Output> {
+    use std::io::Read;
+    use std::process::Stdio;
+    let mut child = command.stdin(Stdio::null()).stdout(Stdio::piped()).stderr(Stdio::piped()).spawn().expect("the command starts");
+    let drain = |mut pipe: Box<dyn Read + Send>| {
+        std::thread::spawn(move || {
+            let mut bytes = Vec::new();
+            let _ = pipe.read_to_end(&mut bytes);
+            bytes
+        })
+    };
+    let stdout = drain(Box::new(child.stdout.take().expect("piped")));
+    let stderr = drain(Box::new(child.stderr.take().expect("piped")));
+    let started = std::time::Instant::now();
+    let status = loop {
+        if let Some(status) = child.try_wait().expect("the child can be waited on") {
+            break Some(status);
+        }
+        if started.elapsed() > limit {
+            let _ = child.kill();
+            let _ = child.wait();
+            break None;
+        }
+        std::thread::sleep(std::time::Duration::from_millis(20));
+    };
+    let (stdout, stderr) = (stdout.join().unwrap_or_default(), stderr.join().unwrap_or_default());
+    status.map(|status| std::process::Output { status, stdout, stderr })
+}
+
+/// An idx file: the magic number, the dimensions, then the body.
+pub fn idx(magic: u32, dims: &[u32], body: &[u8]) -> Vec<u8> {
+    let mut out = magic.to_be_bytes().to_vec();
+    for d in dims {
+        out.extend(d.to_be_bytes());
+    }
+    out.extend_from_slice(body);
+    out
+}
