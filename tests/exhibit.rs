@@ -109,10 +109,20 @@ impl Exhibit {
     }
 }
 
+/// Stops a supervisor under `xvfb-run`: SIGTERM to the supervisor (xvfb-run's child), which
+/// stops its window and itself, then to xvfb-run, which ends the X server.
+fn stop_under_xvfb(child: &mut Child) {
+    let _ = Command::new("pkill").args(["-TERM", "-P", &child.id().to_string()]).status();
+    let started = Instant::now();
+    while child.try_wait().ok().flatten().is_none() && started.elapsed() < Duration::from_secs(3) {
+        std::thread::sleep(Duration::from_millis(100));
+    }
+    let _ = Command::new("kill").arg(child.id().to_string()).status();
+}
+
 impl Drop for Exhibit {
     fn drop(&mut self) {
-        // SIGTERM reaches xvfb-run, which ends the supervisor and the window with its server.
-        let _ = Command::new("kill").arg(self.child.id().to_string()).status();
+        stop_under_xvfb(&mut self.child);
         let started = Instant::now();
         while self.child.try_wait().ok().flatten().is_none() && started.elapsed() < Duration::from_secs(10) {
             std::thread::sleep(Duration::from_millis(100));
@@ -329,7 +339,7 @@ fn the_package_installs_into_an_empty_root_and_runs_from_there() {
         }
         std::thread::sleep(Duration::from_millis(200));
     };
-    let _ = Command::new("kill").arg(child.id().to_string()).status();
+    stop_under_xvfb(&mut child);
     let _ = child.wait();
     assert!(grew, "the installed exhibit did not run: {last:#}");
     assert_eq!(last["mode"], "configured", "{last:#}");

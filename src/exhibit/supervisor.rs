@@ -158,13 +158,14 @@ impl Supervisor {
         let _ = std::fs::remove_file(&self.heartbeat_path);
         let mode = self.watchdog.mode;
         let args = self.window_args(mode);
-        let mut child = Command::new(&self.options.binary)
+        let mut command = Command::new(&self.options.binary);
+        command
             .args(&args)
             // The PIN stays out of the command line, which every user of the machine can read.
             .env(crate::ui::operator::PIN_ENV, &self.installation.operator_pin)
-            .stdin(Stdio::piped())
-            .spawn()
-            .map_err(|e| format!("{}: cannot start the window: {e}", self.options.binary.display()))?;
+            .stdin(Stdio::piped());
+        die_with_parent(&mut command);
+        let mut child = command.spawn().map_err(|e| format!("{}: cannot start the window: {e}", self.options.binary.display()))?;
         self.log.line(&format!("started window {} in {mode:?} mode: nca {}", child.id(), args.join(" ")));
         let stdin = child.stdin.take();
         let mut health = self.health.lock().expect("health lock");
@@ -309,6 +310,25 @@ impl Supervisor {
             std::thread::sleep(POLL);
         }
     }
+}
+
+/// A window outlives no supervisor: were the supervisor killed, a new one would start a second
+/// window beside the orphan. Linux ends the window with its parent (PR_SET_PDEATHSIG).
+fn die_with_parent(command: &mut Command) {
+    #[cfg(target_os = "linux")]
+    {
+        use std::os::unix::process::CommandExt;
+        // SAFETY: the closure runs in the child between fork and exec and only makes one
+        // async-signal-safe system call.
+        unsafe {
+            command.pre_exec(|| {
+                libc::prctl(libc::PR_SET_PDEATHSIG, libc::SIGKILL);
+                Ok(())
+            });
+        }
+    }
+    #[cfg(not(target_os = "linux"))]
+    let _ = command;
 }
 
 /// A line to the window's control input; a window that does not read it is not waited for.
