@@ -51,6 +51,21 @@ impl OperatorMenu {
     pub fn is_open(&self) -> bool {
         self.state == MenuState::Open
     }
+
+    /// A PIN typed on the keypad: the right one opens the staff panel; a wrong one closes the
+    /// keypad, and the [`TRIES`]th wrong one in a row rests it for [`LOCKOUT_SECONDS`].
+    fn submit(&mut self, attempt: &str, pin: &str) {
+        if attempt == pin {
+            (self.state, self.wrong) = (MenuState::Open, 0);
+            return;
+        }
+        self.wrong += 1;
+        self.state = MenuState::Closed;
+        if self.wrong >= TRIES {
+            (self.wrong, self.locked_for) = (0, LOCKOUT_SECONDS);
+            warn!("operator menu: {TRIES} wrong PINs; the keypad rests for {LOCKOUT_SECONDS} s");
+        }
+    }
 }
 
 /// The environment variable that carries the PIN from the supervisor to its window.
@@ -152,16 +167,7 @@ fn draw_menu(
         if close {
             menu.state = MenuState::Closed;
         } else if let Some(attempt) = done {
-            if attempt == pin {
-                (menu.state, menu.wrong) = (MenuState::Open, 0);
-            } else {
-                menu.wrong += 1;
-                menu.state = MenuState::Closed;
-                if menu.wrong >= TRIES {
-                    (menu.wrong, menu.locked_for) = (0, LOCKOUT_SECONDS);
-                    warn!("operator menu: {TRIES} wrong PINs; the keypad rests for {LOCKOUT_SECONDS} s");
-                }
-            }
+            menu.submit(&attempt, &pin);
         }
         return;
     }
@@ -244,5 +250,25 @@ fn draw_menu(
     });
     if !open {
         menu.state = MenuState::Closed;
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_right_pin_opens_the_menu_and_three_wrong_ones_rest_the_keypad() {
+        let mut menu = OperatorMenu::default();
+        menu.submit("1111", "2468");
+        menu.submit("2222", "2468");
+        assert!(!menu.is_open() && menu.locked_for == 0.0);
+        menu.submit("2468", "2468");
+        assert!(menu.is_open() && menu.wrong == 0, "the right PIN opens it and forgets the wrong ones");
+        menu.state = MenuState::Closed;
+        for _ in 0..TRIES {
+            menu.submit("0000", "2468");
+        }
+        assert!(!menu.is_open() && menu.locked_for == LOCKOUT_SECONDS);
     }
 }
