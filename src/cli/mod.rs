@@ -764,20 +764,12 @@ fn run(cli: Cli) -> Result<(), String> {
             if let Some(dir) = trained_dir.as_ref().filter(|d| !d.is_dir()) {
                 return Err(format!("--trained-dir {}: no such folder", dir.display()));
             }
-            if let Some(path) = &screenshot {
-                if frames.is_none() && seconds.is_none() {
-                    return Err("--screenshot is taken after the last frame: give --frames or --seconds".into());
-                }
-                crate::model::weights::check_output(path).map_err(|e| format!("--screenshot {e}"))?;
+            // The paths themselves were judged with every other output (check_outputs).
+            if screenshot.is_some() && frames.is_none() && seconds.is_none() {
+                return Err("--screenshot is taken after the last frame: give --frames or --seconds".into());
             }
-            if let Some(path) = &record_gif {
-                if frames.is_none() && seconds.is_none() {
-                    return Err("--record-gif stops at the last frame: give --frames or --seconds".into());
-                }
-                crate::model::weights::check_output(path).map_err(|e| format!("--record-gif {e}"))?;
-            }
-            if let Some(path) = &report {
-                crate::model::weights::check_output(path).map_err(|e| format!("--report {e}"))?;
+            if record_gif.is_some() && frames.is_none() && seconds.is_none() {
+                return Err("--record-gif stops at the last frame: give --frames or --seconds".into());
             }
             let trained_dir = trained_dir.unwrap_or_else(default_trained_dir);
             let playlist = match &playlist {

@@ -85,8 +85,12 @@ pub struct Supervisor {
 impl Supervisor {
     /// Reads the installation file and gets ready; nothing starts yet.
     pub fn new(options: SupervisorOptions) -> Result<Self, String> {
-        let installation = Installation::load(&options.installation)?;
-        let bytes = std::fs::read(&options.installation).map_err(|e| format!("{}: {e}", options.installation.display()))?;
+        // Read once, through the bounded reader: parsed, and hashed for the health report.
+        let path = &options.installation;
+        let text = crate::model::files::read_input_text(path, "installation", super::installation::MAX_INSTALLATION_BYTES)
+            .map_err(|e| e.to_string())?;
+        let installation = Installation::parse(&text).map_err(|e| format!("{}:{e}", path.display()))?;
+        let bytes = text.into_bytes();
         let file_dir = options.installation.parent().filter(|d| !d.as_os_str().is_empty()).unwrap_or(Path::new(".")).to_path_buf();
         let log_path = resolve(&file_dir, &file_dir, &installation.log.file);
         let log = RotatingLog::new(&log_path, installation.log.max_bytes, installation.log.keep);
