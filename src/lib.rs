@@ -34,8 +34,11 @@ pub mod gpu;
 pub mod input;
 pub mod library;
 pub mod model;
+pub mod platform;
 pub mod plot;
 pub mod scene;
 pub mod sim;
 pub mod train;
 pub mod ui;
+#[cfg(target_arch = "wasm32")]
+pub mod web;

@@ -30,20 +30,14 @@ pub const DEVICE_LOST_EXIT: u8 = 75;
 /// Checks that wgpu can see an adapter on the backends Bevy will use, so a machine without a
 /// GPU gets an error message instead of Bevy's panic.
 pub fn probe_adapter() -> Result<String, GpuError> {
-    let backends = wgpu::Backends::from_env().unwrap_or(wgpu::Backends::all());
-    let instance = wgpu::Instance::new(wgpu::InstanceDescriptor { backends, ..wgpu::InstanceDescriptor::new_without_display_handle() });
-    let adapters = bevy::tasks::block_on(instance.enumerate_adapters(backends));
-    adapters.first().map(|a| a.get_info().name).ok_or(GpuError::NoAdapter)
+    crate::platform::adapter_name().ok_or(GpuError::NoAdapter)
 }
 
 /// Whether wgpu sees a hardware GPU (not a software rasteriser such as lavapipe, which reports
 /// itself as a CPU): lessons train on it when there is one, since Burn's CPU backend beats a
 /// software GPU.
 pub fn hardware_gpu() -> bool {
-    let backends = wgpu::Backends::from_env().unwrap_or(wgpu::Backends::all());
-    let instance = wgpu::Instance::new(wgpu::InstanceDescriptor { backends, ..wgpu::InstanceDescriptor::new_without_display_handle() });
-    let adapters = bevy::tasks::block_on(instance.enumerate_adapters(backends));
-    adapters.iter().any(|a| matches!(a.get_info().device_type, wgpu::DeviceType::DiscreteGpu | wgpu::DeviceType::IntegratedGpu))
+    crate::platform::hardware_gpu()
 }
 
 /// The process's resident memory in MB (Linux; `None` elsewhere), for soak runs and reports.
@@ -63,25 +57,41 @@ fn status_mb(field: &str) -> Option<f64> {
     Some(kb / 1024.0)
 }
 
+/// Runs the tasks waiting on the main thread (a page's event loop runs them itself).
+#[cfg(not(target_arch = "wasm32"))]
+fn tick_task_pools() {
+    bevy::tasks::tick_global_task_pools_on_main_thread();
+}
+
+#[cfg(target_arch = "wasm32")]
+fn tick_task_pools() {}
+
 /// Bevy's plugins for an app with no window: rendering and compute, nothing that needs a display.
 pub fn headless_plugins() -> PluginGroupBuilder {
-    DefaultPlugins
-        .build()
-        .disable::<bevy::winit::WinitPlugin>()
-        .disable::<bevy::render::pipelined_rendering::PipelinedRenderingPlugin>()
-        .disable::<bevy::log::LogPlugin>()
-        .set(WindowPlugin {
-            primary_window: None,
-            exit_condition: bevy::window::ExitCondition::DontExit,
-            close_when_requested: false,
-            ..default()
-        })
+    let plugins = DefaultPlugins.build().disable::<bevy::winit::WinitPlugin>().disable::<bevy::log::LogPlugin>();
+    without_pipelined_rendering(plugins).set(WindowPlugin {
+        primary_window: None,
+        exit_condition: bevy::window::ExitCondition::DontExit,
+        close_when_requested: false,
+        ..default()
+    })
+}
+
+/// Pipelined rendering needs a second thread, which only a native build has and builds it in.
+#[cfg(not(target_arch = "wasm32"))]
+fn without_pipelined_rendering(plugins: PluginGroupBuilder) -> PluginGroupBuilder {
+    plugins.disable::<bevy::render::pipelined_rendering::PipelinedRenderingPlugin>()
+}
+
+#[cfg(target_arch = "wasm32")]
+fn without_pipelined_rendering(plugins: PluginGroupBuilder) -> PluginGroupBuilder {
+    plugins
 }
 
 /// Drives plugin set-up to completion for apps that are updated by hand rather than `run()`.
 pub fn finish_plugins(app: &mut App) {
     while app.plugins_state() == bevy::app::PluginsState::Adding {
-        bevy::tasks::tick_global_task_pools_on_main_thread();
+        tick_task_pools();
     }
     app.finish();
     app.cleanup();

@@ -144,6 +144,10 @@ pub fn run(options: WindowOptions) -> AppExit {
                     title: "nca-sandbox".into(),
                     resolution: (1100, 760).into(),
                     mode: if options.kiosk { options.exhibit.window_mode() } else { bevy::window::WindowMode::Windowed },
+                    // In a page: the page's canvas, filling its box (natively these are unused).
+                    canvas: Some("#nca-canvas".into()),
+                    fit_canvas_to_parent: true,
+                    prevent_default_event_handling: true,
                     ..default()
                 }),
                 ..default()
@@ -160,6 +164,7 @@ pub fn run(options: WindowOptions) -> AppExit {
         crate::ui::operator::OperatorMenuPlugin,
     ))
     .insert_resource(options.clone())
+    .add_plugins(PagePlugin)
     .init_resource::<FrameTimes>()
     .add_systems(Update, count_frames)
     .add_systems(Startup, start_screen_gif)
@@ -180,6 +185,19 @@ pub fn run(options: WindowOptions) -> AppExit {
     }
     set_start_model(&mut app, options.model.clone());
     app.run()
+}
+
+/// What the page around the app learns from it (a browser tab's title and status).
+#[cfg(target_arch = "wasm32")]
+use crate::web::PagePlugin;
+
+/// Natively, a window has no page around it.
+#[cfg(not(target_arch = "wasm32"))]
+struct PagePlugin;
+
+#[cfg(not(target_arch = "wasm32"))]
+impl Plugin for PagePlugin {
+    fn build(&self, _app: &mut App) {}
 }
 
 /// The model file the loading state loads and the scene starts with.
@@ -242,7 +260,7 @@ fn start_scene(
         if let Some(file) = &options.digits.adversary {
             digits.adversary = Some(library.open(file, &server));
         }
-        if options.trained_dir.is_dir()
+        if crate::platform::is_dir(&options.trained_dir)
             && let Err(e) = library.open_folder(&options.trained_dir, &server)
         {
             library.error(format!("cannot list {}: {e}", options.trained_dir.display()));
@@ -359,6 +377,7 @@ fn write_report(
     times: Res<FrameTimes>,
     teach: Res<TeachState>,
     monkey: Option<Res<crate::input::monkey::Monkey>>,
+    grids: Query<&crate::sim::CaGrid, With<crate::scene::SandboxGrid>>,
     mut written: Local<bool>,
 ) {
     if exits.read().next().is_none() || *written {
@@ -368,6 +387,8 @@ fn write_report(
     *written = true;
     let mut report = report_json(&times.0, &teach);
     report["rss_mb"] = serde_json::json!(times.1.iter().map(|(t, mb)| [*t as f64, *mb]).collect::<Vec<_>>());
+    // With the frame times' sum, the grid's steps per second (`--speed max` measurements).
+    report["steps"] = serde_json::json!(grids.iter().next().map(|g| g.step));
     if let Some(monkey) = monkey {
         report["monkey"] = serde_json::json!({ "touches": monkey.touches, "breaks": monkey.breaks });
     }

@@ -8,6 +8,7 @@ pub mod soak;
 pub mod teach;
 pub mod train;
 pub mod train_mnist;
+pub mod url;
 
 use std::collections::HashMap;
 use std::path::{Path, PathBuf};
@@ -36,7 +37,7 @@ pub fn default_trained_dir() -> PathBuf {
 /// (regenerating models first, then persistent), so a checkout always opens with something alive.
 fn default_model(trained_dir: &Path) -> Result<PathBuf, String> {
     let preferred = trained_dir.join(DEFAULT_MODEL_FILE);
-    if preferred.is_file() {
+    if crate::platform::is_file(&preferred) {
         return Ok(preferred);
     }
     let mut models = crate::library::model_files(trained_dir).unwrap_or_default();
@@ -678,7 +679,7 @@ fn usage_error(e: clap::Error) -> ExitCode {
 
 /// The first line of clap's rendered error, with what the following lines add that matters
 /// (the valid values, a suggestion) joined on, and `--help` named.
-fn one_line_usage_error(rendered: &str) -> String {
+pub(crate) fn one_line_usage_error(rendered: &str) -> String {
     let mut lines = rendered.lines().map(str::trim).filter(|l| !l.is_empty());
     let mut line = lines.next().unwrap_or("error: the command line cannot be parsed").to_string();
     if !line.starts_with("error:") {
@@ -694,7 +695,8 @@ fn one_line_usage_error(rendered: &str) -> String {
     format!("{line} (see --help)")
 }
 
-fn run(cli: Cli) -> Result<(), String> {
+/// Does what a parsed command line asks (the web build calls it with its URL's command line).
+pub fn run(cli: Cli) -> Result<(), String> {
     let command = cli.command.unwrap_or(Command::Run {
         model: None,
         size: 128,
@@ -761,7 +763,7 @@ fn run(cli: Cli) -> Result<(), String> {
                 let options = exhibit.options();
                 return window_exit(crate::exhibit::window::run_out_of_order(options.window, options.windowed));
             }
-            if let Some(dir) = trained_dir.as_ref().filter(|d| !d.is_dir()) {
+            if let Some(dir) = trained_dir.as_ref().filter(|d| !crate::platform::is_dir(d)) {
                 return Err(format!("--trained-dir {}: no such folder", dir.display()));
             }
             // The paths themselves were judged with every other output (check_outputs).

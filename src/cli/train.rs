@@ -225,7 +225,7 @@ pub(super) fn drive_from_cli(run: &mut dyn Run, settings: &LoopSettings) -> Resu
     {
         let flag = interrupted.clone();
         // A second handler cannot be installed in one process (tests run several trainings).
-        let _ = ctrlc::set_handler(move || flag.store(true, Ordering::SeqCst));
+        let _ = crate::platform::on_interrupt(move || flag.store(true, Ordering::SeqCst));
     }
     let result = drive(run, settings, &interrupted, |p| eprint!("{}", progress_line(p)));
     eprintln!();

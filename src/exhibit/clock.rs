@@ -3,7 +3,7 @@
 //! `"Mon 08:59:50"`, starting there and running at real speed) in tests, so opening and closing
 //! are tested without waiting for the wall clock.
 
-use std::time::Instant;
+use crate::platform::Instant;
 
 use super::installation::{Day, parse_clock};
 
@@ -73,7 +73,8 @@ pub fn parse_week_seconds(text: &str) -> Result<u64, String> {
 fn system_local_time() -> LocalTime {
     // localtime_r is the thread-safe libc call that knows the machine's time zone (TZ and
     // /etc/localtime), which std does not expose.
-    let now = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map(|d| d.as_secs() as libc::time_t).unwrap_or(0);
+    let now =
+        crate::platform::SystemTime::now().duration_since(crate::platform::UNIX_EPOCH).map(|d| d.as_secs() as libc::time_t).unwrap_or(0);
     let mut tm: libc::tm = unsafe { std::mem::zeroed() };
     // SAFETY: both pointers are to live locals of the right types; localtime_r writes only `tm`.
     let ok = unsafe { !libc::localtime_r(&now, &mut tm).is_null() };
@@ -86,7 +87,7 @@ fn system_local_time() -> LocalTime {
 
 #[cfg(not(unix))]
 fn system_local_time() -> LocalTime {
-    let secs = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map(|d| d.as_secs()).unwrap_or(0);
+    let secs = crate::platform::SystemTime::now().duration_since(crate::platform::UNIX_EPOCH).map(|d| d.as_secs()).unwrap_or(0);
     // 1970-01-01 was a Thursday; UTC where the zone is unknown.
     LocalTime { day: Day::from_index(((secs / 86_400) as u32 + 3) % 7), minute: ((secs % 86_400) / 60) as u32 }
 }

@@ -183,8 +183,7 @@ impl Supervisor {
         let stop = Arc::new(std::sync::atomic::AtomicBool::new(false));
         {
             let stop = stop.clone();
-            ctrlc::set_handler(move || stop.store(true, std::sync::atomic::Ordering::SeqCst))
-                .map_err(|e| format!("cannot catch Ctrl-C: {e}"))?;
+            crate::platform::on_interrupt(move || stop.store(true, std::sync::atomic::Ordering::SeqCst))?;
         }
         let (control_tx, control_rx) = crossbeam_channel::unbounded();
         let address = self.options.health.clone().or_else(|| self.installation.health.as_ref().map(|h| h.address.clone()));

@@ -281,6 +281,46 @@ mod tests {
         }
     }
 
+    /// What every entry point of `module` asks of a device, against WebGPU's default limits (a
+    /// browser gives no more unless asked): storage buffers per stage, invocations and memory of
+    /// a workgroup, no push constants, and no atomics on floats.
+    fn assert_within_webgpu_defaults(module: &naga::Module, name: &str) {
+        const MAX_STORAGE_BUFFERS_PER_STAGE: usize = 8;
+        const MAX_INVOCATIONS_PER_WORKGROUP: u32 = 256;
+        const MAX_WORKGROUP_STORAGE_BYTES: u32 = 16 << 10;
+        let info = naga::valid::Validator::new(naga::valid::ValidationFlags::all(), naga::valid::Capabilities::empty())
+            .validate(module)
+            .expect("validated above");
+        let mut layouter = naga::proc::Layouter::default();
+        layouter.update(module.to_ctx()).unwrap();
+        for (index, entry) in module.entry_points.iter().enumerate() {
+            let uses = info.get_entry_point(index);
+            let used = |space: fn(&naga::AddressSpace) -> bool| {
+                module.global_variables.iter().filter(move |(handle, var)| space(&var.space) && !uses[*handle].is_empty())
+            };
+            let storage = used(|s| matches!(s, naga::AddressSpace::Storage { .. })).count();
+            assert!(storage <= MAX_STORAGE_BUFFERS_PER_STAGE, "{name}::{}: {storage} storage buffers", entry.name);
+            let [x, y, z] = entry.workgroup_size;
+            assert!(x * y * z <= MAX_INVOCATIONS_PER_WORKGROUP, "{name}::{}: {x}×{y}×{z} invocations", entry.name);
+            let shared: u32 = used(|s| matches!(s, naga::AddressSpace::WorkGroup)).map(|(_, v)| layouter[v.ty].size).sum();
+            assert!(shared <= MAX_WORKGROUP_STORAGE_BYTES, "{name}::{}: {shared} bytes of workgroup memory", entry.name);
+            assert_eq!(used(|s| matches!(s, naga::AddressSpace::Immediate)).count(), 0, "{name}::{}: push constants", entry.name);
+        }
+        for (_, ty) in module.types.iter() {
+            let float_atomic = matches!(ty.inner, naga::TypeInner::Atomic(scalar) if scalar.kind == naga::ScalarKind::Float);
+            assert!(!float_atomic, "{name}: an atomic of floats");
+        }
+    }
+
+    #[test]
+    fn every_pipeline_stays_within_webgpus_default_limits() {
+        for kind in ModelKind::ALL {
+            assert_within_webgpu_defaults(&module(kind), &kind.to_string());
+        }
+        let metrics = validated(&composed_source(crate::gpu::shaders::METRICS_WGSL), "metrics");
+        assert_within_webgpu_defaults(&metrics, "metrics");
+    }
+
     #[test]
     fn rust_twins_match_wgsl_layouts() {
         let m = module(ModelKind::Mnist);

@@ -24,7 +24,19 @@ pub const SOURCE: &str = "nca";
 /// Registers the `nca://` source; call before `DefaultPlugins` (asset sources are fixed when the
 /// asset plugin is built).
 pub fn register_source(app: &mut App) {
-    app.register_asset_source(SOURCE, AssetSourceBuilder::platform_default("/", None));
+    app.register_asset_source(SOURCE, files_source());
+}
+
+/// The file system, natively.
+#[cfg(not(target_arch = "wasm32"))]
+fn files_source() -> AssetSourceBuilder {
+    AssetSourceBuilder::platform_default("/", None)
+}
+
+/// The site's files, in a page.
+#[cfg(target_arch = "wasm32")]
+fn files_source() -> AssetSourceBuilder {
+    crate::web::site_source()
 }
 
 /// The asset path of a file on disk.
@@ -39,7 +51,7 @@ pub fn asset_path(file: &Path) -> AssetPath<'static> {
 /// The model files directly inside `dir`, sorted by name (training checkpoints left out).
 pub fn model_files(dir: &Path) -> std::io::Result<Vec<PathBuf>> {
     let mut files: Vec<PathBuf> =
-        std::fs::read_dir(dir)?.filter_map(|e| e.ok().map(|e| e.path())).filter(|p| p.is_file() && is_offered_model(p)).collect();
+        crate::platform::list_dir(dir)?.into_iter().filter(|p| crate::platform::is_file(p) && is_offered_model(p)).collect();
     files.sort();
     Ok(files)
 }
@@ -204,6 +216,10 @@ impl ModelLibrary {
 }
 
 fn modified(path: &Path) -> Option<SystemTime> {
+    // A page's files never change under it (and its std has no file system to ask).
+    if crate::platform::WEB {
+        return None;
+    }
     std::fs::metadata(path).and_then(|m| m.modified()).ok()
 }
 
@@ -240,8 +256,9 @@ impl Plugin for LibraryPlugin {
 fn accept_dropped_files(mut drops: MessageReader<FileDragAndDrop>, mut library: ResMut<ModelLibrary>, server: Res<AssetServer>) {
     for drop in drops.read() {
         let FileDragAndDrop::DroppedFile { path_buf, .. } = drop else { continue };
-        if is_picture_file(path_buf) {
-            // The digits scene takes pictures (and says so when the grid is not a canvas).
+        if is_picture_file(path_buf) || crate::scene::scenario::is_scenario_file(path_buf) {
+            // The digits scene takes pictures (and says so when the grid is not a canvas); the
+            // scenario player takes scenarios.
             continue;
         }
         if !is_model_file(path_buf) {
@@ -268,7 +285,7 @@ fn watch_files(
     *since = 0.0;
     let mut notes = Vec::new();
     for entry in &mut library.entries {
-        match (modified(&entry.path), entry.path.exists()) {
+        match (modified(&entry.path), crate::platform::exists(&entry.path)) {
             (_, false) => {
                 if !entry.missing {
                     entry.missing = true;

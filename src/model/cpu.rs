@@ -134,26 +134,32 @@ pub fn step_species(models: &[&GrowingWeights], grid: &mut Grid, ctx: &StepConte
     let mut next = grid.data.clone();
 
     let source = &*grid;
-    let rows_per_job = height.div_ceil(worker_count());
-    std::thread::scope(|scope| {
-        for (job, chunk) in next.chunks_mut(rows_per_job * width * C).enumerate() {
-            let (needed, species, thresholds) = (&needed, &species, &thresholds);
-            scope.spawn(move || {
-                let y0 = job * rows_per_job;
-                for (i, cell) in chunk.chunks_exact_mut(C).enumerate() {
-                    let (x, y) = (i % width, y0 + i / width);
-                    let s = species[y * width + x] as usize;
-                    if !needed[y * width + x] || !fire::fires(ctx.seed, ctx.step, x as u32, y as u32, thresholds[s]) {
-                        continue;
-                    }
-                    let dx = update(models[s], &perceive(source, x, y, &ctx.sobel));
-                    for (v, d) in cell.iter_mut().zip(dx) {
-                        *v += d;
-                    }
-                }
-            });
+    let update_band = |y0: usize, band: &mut [f32]| {
+        for (i, cell) in band.chunks_exact_mut(C).enumerate() {
+            let (x, y) = (i % width, y0 + i / width);
+            let s = species[y * width + x] as usize;
+            if !needed[y * width + x] || !fire::fires(ctx.seed, ctx.step, x as u32, y as u32, thresholds[s]) {
+                continue;
+            }
+            let dx = update(models[s], &perceive(source, x, y, &ctx.sobel));
+            for (v, d) in cell.iter_mut().zip(dx) {
+                *v += d;
+            }
         }
-    });
+    };
+    let workers = worker_count();
+    if workers == 1 {
+        // A page has one thread: the same work, inline.
+        update_band(0, &mut next);
+    } else {
+        let rows_per_job = height.div_ceil(workers);
+        let update_band = &update_band;
+        std::thread::scope(|scope| {
+            for (job, band) in next.chunks_mut(rows_per_job * width * C).enumerate() {
+                scope.spawn(move || update_band(job * rows_per_job, band));
+            }
+        });
+    }
 
     let post = alive_mask(&next, width, height, C);
     for ((cell, &a), &b) in next.chunks_exact_mut(C).zip(&pre).zip(&post) {
@@ -178,7 +184,7 @@ pub fn run_species(models: &[&GrowingWeights], grid: &mut Grid, seed: u32, first
 }
 
 fn worker_count() -> usize {
-    std::thread::available_parallelism().map(|n| n.get()).unwrap_or(1)
+    crate::platform::worker_count()
 }
 
 #[cfg(test)]

@@ -12,6 +12,7 @@ use std::io::Read;
 use std::path::{Path, PathBuf};
 
 use super::error::ModelError;
+use crate::platform::{self, Entry};
 
 /// Largest picture file read (targets, digit pictures, handwriting samples): the biggest
 /// picture any of them needs is a few megabytes.
@@ -20,23 +21,20 @@ pub const MAX_PICTURE_BYTES: u64 = 64 << 20;
 /// Refuses `path` unless it is a regular file of at most `limit` bytes, without opening it.
 /// `what` names the thing in the message ("model", "picture", …).
 pub fn check_input(path: &Path, what: &str, limit: u64) -> Result<u64, ModelError> {
-    let meta = std::fs::metadata(path).map_err(|source| ModelError::Io { path: path.to_path_buf(), source })?;
-    if meta.is_dir() {
-        return Err(ModelError::format(path, format!("is a folder, not a {what} file")));
+    let len = match platform::entry(path).map_err(|source| ModelError::Io { path: path.to_path_buf(), source })? {
+        Entry::Folder => return Err(ModelError::format(path, format!("is a folder, not a {what} file"))),
+        Entry::Other => {
+            return Err(ModelError::format(
+                path,
+                format!("is not a regular file (a pipe, a socket or a device?): a {what} must be a file, so it was not read"),
+            ));
+        }
+        Entry::File(len) => len,
+    };
+    if len > limit {
+        return Err(ModelError::format(path, format!("is {len} bytes, larger than any {what} file (at most {limit} bytes): not read")));
     }
-    if !meta.is_file() {
-        return Err(ModelError::format(
-            path,
-            format!("is not a regular file (a pipe, a socket or a device?): a {what} must be a file, so it was not read"),
-        ));
-    }
-    if meta.len() > limit {
-        return Err(ModelError::format(
-            path,
-            format!("is {} bytes, larger than any {what} file (at most {limit} bytes): not read", meta.len()),
-        ));
-    }
-    Ok(meta.len())
+    Ok(len)
 }
 
 /// The bytes of a regular file of at most `limit` bytes ([`check_input`]), read through a
@@ -44,9 +42,8 @@ pub fn check_input(path: &Path, what: &str, limit: u64) -> Result<u64, ModelErro
 pub fn read_input(path: &Path, what: &str, limit: u64) -> Result<Vec<u8>, ModelError> {
     let expected = check_input(path, what, limit)?;
     let io = |source| ModelError::Io { path: path.to_path_buf(), source };
-    let file = std::fs::File::open(path).map_err(io)?;
     let mut bytes = Vec::with_capacity(expected as usize);
-    file.take(limit + 1).read_to_end(&mut bytes).map_err(io)?;
+    platform::open(path, limit + 1).map_err(io)?.read_to_end(&mut bytes).map_err(io)?;
     if bytes.len() as u64 > limit {
         return Err(ModelError::format(path, format!("grew past {limit} bytes while it was read: not a {what} file")));
     }
@@ -60,10 +57,9 @@ pub fn read_input_text(path: &Path, what: &str, limit: u64) -> Result<String, Mo
 }
 
 /// A regular file opened for streaming, after [`check_input`].
-pub fn open_input(path: &Path, what: &str, limit: u64) -> Result<std::io::Take<std::fs::File>, ModelError> {
+pub fn open_input(path: &Path, what: &str, limit: u64) -> Result<std::io::Take<Box<dyn Read + Send>>, ModelError> {
     check_input(path, what, limit)?;
-    let file = std::fs::File::open(path).map_err(|source| ModelError::Io { path: path.to_path_buf(), source })?;
-    Ok(file.take(limit + 1))
+    platform::open(path, limit + 1).map_err(|source| ModelError::Io { path: path.to_path_buf(), source })
 }
 
 /// Judges an output file before any work: it must be, or become, a regular file whose name ends
@@ -97,16 +93,10 @@ pub fn check_output_folder(dir: &Path) -> Result<(), ModelError> {
     written.map_err(|e| fail(format!("cannot write in this folder: {e}")))
 }
 
-/// Where the bundled models and assets live, for an installed binary: `BIN/../share/nca-sandbox`
-/// when it holds `trained/` (how the package lays it out), else the source tree this binary was
-/// built from. Never the working folder alone: an exhibit started by systemd or a desktop
-/// session runs from `/` or a home folder.
+/// Where the bundled models and assets live: for an installed binary `BIN/../share/nca-sandbox`,
+/// for a checkout its source tree, for a page its site ([`platform::data_dir`]).
 pub fn data_dir() -> PathBuf {
-    let installed = std::env::current_exe()
-        .ok()
-        .and_then(|exe| exe.parent().and_then(Path::parent).map(|prefix| prefix.join("share/nca-sandbox")))
-        .filter(|dir| dir.join("trained").is_dir());
-    installed.unwrap_or_else(|| PathBuf::from(env!("CARGO_MANIFEST_DIR")))
+    platform::data_dir()
 }
 
 /// A bundled file or folder by its path in the source tree (`trained`, `assets/targets`): in the
@@ -114,7 +104,7 @@ pub fn data_dir() -> PathBuf {
 /// [`data_dir`].
 pub fn bundled(relative: &str) -> PathBuf {
     let here = PathBuf::from(relative);
-    if here.exists() { here } else { data_dir().join(relative) }
+    if platform::exists(&here) { here } else { data_dir().join(relative) }
 }
 
 #[cfg(all(test, unix))]

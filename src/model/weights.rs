@@ -513,14 +513,7 @@ pub fn save_png(image: impl Into<image::DynamicImage>, path: &Path) -> Result<()
 /// Writes `bytes` to `path` through a sibling temporary file and a rename.
 pub fn write_atomically(path: &Path, bytes: &[u8]) -> Result<(), ModelError> {
     check_output(path)?;
-    let io = |source| ModelError::Write { path: path.to_path_buf(), source };
-    if let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty()) {
-        std::fs::create_dir_all(dir).map_err(io)?;
-    }
-    let mut tmp = path.as_os_str().to_owned();
-    tmp.push(".partial");
-    std::fs::write(&tmp, bytes).map_err(io)?;
-    std::fs::rename(&tmp, path).map_err(io)
+    crate::platform::write_file(path, bytes).map_err(|source| ModelError::Write { path: path.to_path_buf(), source })
 }
 
 #[cfg(test)]

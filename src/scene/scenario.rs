@@ -195,6 +195,10 @@ pub enum ScenarioCommand {
     SaveScene(PathBuf),
     /// Start the playing scenario over.
     Restart,
+    /// Play the scenario in this file (the panel's picker, a dropped or opened `.ron`).
+    Play(PathBuf),
+    /// Save what the window shows as a PNG here (in a page: a download of that name).
+    Screenshot(PathBuf),
 }
 
 /// Where model files of a scene are saved next to a scenario (models that exist only in memory,
@@ -213,11 +217,74 @@ impl Plugin for ScenarioPlugin {
             .init_resource::<SceneHistory>()
             .init_resource::<ScenarioStatus>()
             .init_resource::<ScreenGif>()
+            .init_resource::<ScenarioOutcome>()
             .add_systems(Last, capture_screen)
+            .add_systems(Update, measure_finished_scenario)
+            .add_systems(PreUpdate, play_dropped_scenarios)
             .add_message::<ScenarioCommand>()
             .add_message::<PlaylistJump>()
-            .add_systems(Update, (advance_playlist, apply_commands).in_set(super::SceneSystems::Apply).before(super::apply_commands))
+            .add_systems(
+                Update,
+                (advance_playlist, apply_commands, play_chosen_scenario).in_set(super::SceneSystems::Apply).before(super::apply_commands),
+            )
             .add_systems(PostUpdate, (play, record).chain().in_set(SimSystems::Script));
+    }
+}
+
+/// A finished scenario's living cells per region, named as `metrics.csv` names them, measured
+/// by the GPU's own reduction (`shaders/metrics.wgsl`, as `nca scenario run --backend gpu`
+/// measures), so a run in the window, or in a page, can be held against a headless one.
+#[derive(Resource, Default, Clone, Debug)]
+pub struct ScenarioOutcome {
+    /// The readback asked for and not yet come.
+    pending: Option<u64>,
+    /// The step the counts were taken at (the scenario's last).
+    pub step: u32,
+    /// Each region's living cells, in `metrics.csv` order (empty until measured).
+    pub alive: Vec<(String, u64)>,
+}
+
+fn measure_finished_scenario(
+    mut commands: Commands,
+    player: Option<Res<ScenarioPlayer>>,
+    grids: Query<(Entity, &CaGrid), With<SandboxGrid>>,
+    mut snapshots: ResMut<crate::sim::GridSnapshots>,
+    mut outcome: ResMut<ScenarioOutcome>,
+) {
+    let Some(player) = player.filter(|p| !p.abandoned) else { return };
+    if !player.finished {
+        if outcome.pending.is_some() || !outcome.alive.is_empty() {
+            *outcome = ScenarioOutcome::default();
+        }
+        return;
+    }
+    let Ok((entity, grid)) = grids.single() else { return };
+    match outcome.pending {
+        None if outcome.alive.is_empty() => {
+            let regions = crate::model::scenario::run::Regions::of(&player.scene);
+            let id = crate::sim::readback::next_readback_id();
+            commands.entity(entity).insert((
+                crate::sim::GridMetricRegions(regions.layout.clone()),
+                crate::sim::ReadbackRequest { id: Some(id), kind: crate::sim::ReadbackKind::Metrics },
+            ));
+            outcome.pending = Some(id);
+        }
+        Some(id) => match snapshots.take_metrics(id) {
+            None => {}
+            Some(Err(e)) => {
+                warn!("the finished scenario's regions could not be measured: {e}");
+                outcome.pending = None;
+                outcome.alive = vec![("unmeasured".into(), 0)];
+            }
+            Some(Ok(snapshot)) => {
+                let regions = crate::model::scenario::run::Regions::of(&player.scene);
+                let sums = crate::model::scenario::reduce::SlotSums::from_words(&snapshot.words).unwrap_or_default();
+                outcome.pending = None;
+                outcome.step = snapshot.step.min(grid.step);
+                outcome.alive = regions.names().zip(sums.iter().map(|s| s.alive)).map(|(n, a)| (n.to_string(), a)).collect();
+            }
+        },
+        None => {}
     }
 }
 
@@ -486,6 +553,7 @@ fn save_with_models(path: &std::path::Path, scenario: &Scenario, files: &[(PathB
 /// Recording, saving and restarting.
 #[allow(clippy::too_many_arguments)]
 fn apply_commands(
+    mut commands: Commands,
     mut messages: MessageReader<ScenarioCommand>,
     mut recorder: ResMut<ScenarioRecorder>,
     mut status: ResMut<ScenarioStatus>,
@@ -520,6 +588,13 @@ fn apply_commands(
             ScenarioCommand::Restart => {
                 scene_commands.write(super::SceneCommand::Reset);
                 Ok("the scenario starts over".to_string())
+            }
+            ScenarioCommand::Play(_) => continue,
+            ScenarioCommand::Screenshot(path) => {
+                commands
+                    .spawn(bevy::render::view::screenshot::Screenshot::primary_window())
+                    .observe(bevy::render::view::screenshot::save_to_disk(path.clone()));
+                Ok(format!("screenshot saved as {}", path.display()))
             }
         };
         match outcome {
@@ -691,6 +766,54 @@ fn advance_playlist(
     scene_commands.write(super::SceneCommand::SetModel(first));
 }
 
+/// Whether `path` names a scenario file.
+pub fn is_scenario_file(path: &std::path::Path) -> bool {
+    path.extension().is_some_and(|e| e.eq_ignore_ascii_case("ron"))
+}
+
+/// A dropped `.ron` (natively, or opened in a page) is played.
+fn play_dropped_scenarios(mut drops: MessageReader<bevy::window::FileDragAndDrop>, mut commands: MessageWriter<ScenarioCommand>) {
+    for drop in drops.read() {
+        if let bevy::window::FileDragAndDrop::DroppedFile { path_buf, .. } = drop
+            && is_scenario_file(path_buf)
+        {
+            commands.write(ScenarioCommand::Play(path_buf.clone()));
+        }
+    }
+}
+
+/// Plays a scenario file: read whole and checked first, refused in the panel with its reason.
+#[allow(clippy::too_many_arguments)]
+fn play_chosen_scenario(
+    mut messages: MessageReader<ScenarioCommand>,
+    mut commands: Commands,
+    mut status: ResMut<ScenarioStatus>,
+    mut playback: ResMut<Playback>,
+    mut settings: ResMut<SceneSettings>,
+    mut digits: ResMut<super::digits::DigitsSettings>,
+    mut models: ResMut<Assets<NcaModel>>,
+    mut scene_commands: MessageWriter<super::SceneCommand>,
+) {
+    for message in messages.read() {
+        let ScenarioCommand::Play(path) = message else { continue };
+        match crate::model::scenario::LoadedScenario::load(path) {
+            Err(e) => {
+                error!("scenario: {e}");
+                status.message = Some(format!("cannot play {}: {e}", path.display()));
+            }
+            Ok(scene) => {
+                let mut player = ScenarioPlayer::new(scene, path.clone());
+                let first = stage(&mut player, &mut settings, &mut digits, &mut models);
+                commands.insert_resource(player);
+                playback.paused = false;
+                settings.model = Some(first.clone());
+                scene_commands.write(super::SceneCommand::SetModel(first));
+                status.message = Some(format!("playing {}", path.display()));
+            }
+        }
+    }
+}
+
 /// Record GIF: what is on screen, every few frames, into an animated GIF.
 #[derive(Resource)]
 pub struct ScreenGif {
@@ -751,19 +874,20 @@ impl ScreenGif {
         let frames = std::mem::take(&mut *self.frames.lock().expect("not poisoned"));
         let out = self.out.clone();
         let count = frames.len();
-        self.writing = Some(std::thread::spawn(move || {
-            let result = (|| -> Result<(), String> {
-                if let Some(dir) = out.parent().filter(|d| !d.as_os_str().is_empty()) {
-                    std::fs::create_dir_all(dir).map_err(|e| format!("{}: {e}", dir.display()))?;
-                }
-                let bytes = crate::model::scenario::output::encode_gif(&frames, 8)?;
-                crate::model::weights::write_atomically(&out, &bytes).map_err(|e| e.to_string())
-            })();
+        let write = move || {
+            let result = crate::model::scenario::output::encode_gif(&frames, 8)
+                .and_then(|bytes| crate::model::weights::write_atomically(&out, &bytes).map_err(|e| e.to_string()));
             match result {
                 Ok(()) => info!("screen recording: {} frames written to {}", frames.len(), out.display()),
                 Err(e) => error!("screen recording not written: {e}"),
             }
-        }));
+        };
+        if crate::platform::THREADS {
+            self.writing = Some(std::thread::spawn(write));
+        } else {
+            // A page has one thread: the frame waits while the GIF is encoded (and downloaded).
+            write();
+        }
         format!("writing {count} frames to {}", self.out.display())
     }
 }

@@ -12,9 +12,10 @@
 //! [`TeachSettings::lesson_dir`] every few minutes, when the panel is hidden and when the app
 //! closes; the next start offers to continue it.
 
+use crate::platform::Instant;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use bevy::prelude::*;
 use serde::{Deserialize, Serialize};

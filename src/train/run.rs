@@ -3,9 +3,10 @@
 //! good files kept, and record the curves and provenance. The growing and the MNIST trainers are
 //! two [`Run`]s of it.
 
+use crate::platform::Instant;
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicBool, Ordering};
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use crate::model::{ModelError, NcaWeights};
 use crate::plot;

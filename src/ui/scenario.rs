@@ -7,19 +7,21 @@ use bevy::ecs::system::SystemParam;
 use bevy::prelude::*;
 use bevy_egui::egui;
 
-use crate::scene::scenario::{ScenarioCommand, ScenarioPlayer, ScenarioRecorder, ScenarioStatus, ScreenGif};
+use crate::scene::scenario::{ScenarioCommand, ScenarioOutcome, ScenarioPlayer, ScenarioRecorder, ScenarioStatus, ScreenGif};
 
 /// What the scenario section reads and changes.
 #[derive(SystemParam)]
-pub struct ScenarioUi<'w> {
+pub struct ScenarioUi<'w, 's> {
     player: Option<Res<'w, ScenarioPlayer>>,
     recorder: Res<'w, ScenarioRecorder>,
     status: Res<'w, ScenarioStatus>,
     gif: ResMut<'w, ScreenGif>,
+    outcome: Res<'w, ScenarioOutcome>,
     commands: MessageWriter<'w, ScenarioCommand>,
+    bundled: Local<'s, Option<Vec<PathBuf>>>,
 }
 
-impl ScenarioUi<'_> {
+impl ScenarioUi<'_, '_> {
     /// Whether a scenario is playing (not left for another model).
     pub fn playing(&self) -> bool {
         self.player.as_ref().is_some_and(|p| !p.abandoned)
@@ -31,14 +33,40 @@ impl ScenarioUi<'_> {
     }
 }
 
+/// The bundled scenarios (`assets/scenarios`), listed once.
+fn bundled_scenarios() -> Vec<PathBuf> {
+    let dir = crate::model::files::bundled("assets/scenarios");
+    let mut files: Vec<PathBuf> = crate::platform::list_dir(&dir)
+        .map(|all| all.into_iter().filter(|p| crate::scene::scenario::is_scenario_file(p)).collect())
+        .unwrap_or_default();
+    files.sort();
+    files
+}
+
+/// "Play": the bundled scenarios, one click each.
+fn bundled_picker(ui: &mut egui::Ui, s: &mut ScenarioUi<'_, '_>) {
+    let files = s.bundled.get_or_insert_with(bundled_scenarios).clone();
+    if files.is_empty() {
+        return;
+    }
+    egui::ComboBox::from_id_salt("bundled_scenarios").selected_text("Play a scenario…").show_ui(ui, |ui| {
+        for file in files {
+            let name = file.file_stem().map(|n| n.to_string_lossy().replace('_', " ")).unwrap_or_default();
+            if ui.selectable_label(false, name).clicked() {
+                s.commands.write(ScenarioCommand::Play(file));
+            }
+        }
+    });
+}
+
 /// A file name that sorts by time and never overwrites an earlier one.
 fn stamped(dir: &str, stem: &str, ext: &str) -> PathBuf {
-    let seconds = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map_or(0, |d| d.as_secs());
+    let seconds = crate::platform::SystemTime::now().duration_since(crate::platform::UNIX_EPOCH).map_or(0, |d| d.as_secs());
     PathBuf::from(dir).join(format!("{stem}-{seconds}.{ext}"))
 }
 
 /// The section.
-pub(super) fn scenario_section(ui: &mut egui::Ui, s: &mut ScenarioUi<'_>, step: u32) {
+pub(super) fn scenario_section(ui: &mut egui::Ui, s: &mut ScenarioUi<'_, '_>, step: u32) {
     ui.separator();
     // Its own id while a scenario plays: the header was first drawn closed, before one started,
     // and egui remembers that.
@@ -55,11 +83,16 @@ pub(super) fn scenario_section(ui: &mut egui::Ui, s: &mut ScenarioUi<'_>, step: 
                 );
                 if player.finished {
                     ui.label("Finished.");
+                    if !s.outcome.alive.is_empty() {
+                        let counts: Vec<String> = s.outcome.alive.iter().map(|(region, alive)| format!("{region} {alive}")).collect();
+                        ui.label(format!("Living cells at step {}: {}", s.outcome.step, counts.join(", ")));
+                    }
                 }
                 if ui.button("Restart").clicked() {
                     s.commands.write(ScenarioCommand::Restart);
                 }
             }
+            bundled_picker(ui, s);
             ui.horizontal(|ui| {
                 if s.recorder.active {
                     ui.label(format!("● recording, step {}, {} edits", s.recorder.step(), s.recorder.event_count()));
@@ -82,6 +115,9 @@ pub(super) fn scenario_section(ui: &mut egui::Ui, s: &mut ScenarioUi<'_>, step: 
                     }
                 } else if ui.button("Record GIF").on_hover_text("Captures the window into recordings/").clicked() {
                     s.gif.start(stamped("recordings", "screen", "gif"));
+                }
+                if ui.button("Screenshot").on_hover_text("Saves what the window shows into screenshots/").clicked() {
+                    s.commands.write(ScenarioCommand::Screenshot(stamped("screenshots", "screen", "png")));
                 }
             });
             if let Some(message) = &s.status.message {

@@ -38,8 +38,8 @@ impl Default for Choice {
 
 /// The pictures in `assets/targets`, once.
 fn bundled_targets() -> Vec<PathBuf> {
-    let mut files: Vec<PathBuf> = std::fs::read_dir(crate::model::files::bundled("assets/targets"))
-        .map(|dir| dir.filter_map(|e| e.ok().map(|e| e.path())).filter(|p| crate::library::is_picture_file(p)).collect())
+    let mut files: Vec<PathBuf> = crate::platform::list_dir(&crate::model::files::bundled("assets/targets"))
+        .map(|dir| dir.into_iter().filter(|p| crate::library::is_picture_file(p)).collect())
         .unwrap_or_default();
     files.sort();
     files
@@ -53,9 +53,17 @@ fn target_label(target: &TeachTarget) -> String {
 }
 
 /// The section, for the grid's kind.
+/// Why a page offers no lessons (see the README's web section for what was measured).
+const NO_THREADS_TO_TEACH: &str = "Teaching trains with Burn on threads of its own beside the running scene, and this page \
+     has one thread: teach in the native app (cargo run --release), then open the model here.";
+
 pub(super) fn teach_section(ui: &mut egui::Ui, t: &mut TeachUi<'_, '_>, kind: ModelKind) {
     ui.separator();
     egui::CollapsingHeader::new("Teach").default_open(true).show(ui, |ui| {
+        if !crate::platform::THREADS {
+            ui.label(NO_THREADS_TO_TEACH);
+            return;
+        }
         if let Some(unfinished) = &t.state.unfinished {
             ui.label(format!("An unfinished lesson: {} (iteration {}).", unfinished.record.what, unfinished.record.iteration));
             ui.horizontal(|ui| {

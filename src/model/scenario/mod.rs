@@ -764,18 +764,18 @@ pub struct LoadedScenario {
 /// from the working folder (where `trained/` and `assets/` are).
 pub fn resolve(base: &Path, path: &Path) -> Result<PathBuf, String> {
     if path.is_absolute() {
-        return if path.exists() { Ok(path.to_path_buf()) } else { Err(format!("{} does not exist", path.display())) };
+        return if crate::platform::exists(path) { Ok(path.to_path_buf()) } else { Err(format!("{} does not exist", path.display())) };
     }
     let beside = base.join(path);
-    if beside.exists() {
+    if crate::platform::exists(&beside) {
         return Ok(beside);
     }
-    if path.exists() {
+    if crate::platform::exists(path) {
         return Ok(path.to_path_buf());
     }
     // An installed exhibit's scenarios name `trained/…` and `assets/…` as a checkout does.
     let installed = super::files::data_dir().join(path);
-    if installed.exists() {
+    if crate::platform::exists(&installed) {
         return Ok(installed);
     }
     Err(format!("{} is not beside the scenario ({}) nor in the working folder", path.display(), beside.display()))
@@ -860,7 +860,7 @@ impl LoadedScenario {
                     Some(Target::load(&found, DEFAULT_TARGET_SIZE, DEFAULT_TARGET_PADDING).map_err(|e| e.to_string())?)
                 }
                 (None, Some(w)) => super::target::named_target_path(&w.spec.target)
-                    .filter(|p| p.is_file())
+                    .filter(|p| crate::platform::is_file(p))
                     .and_then(|p| Target::load(p, DEFAULT_TARGET_SIZE, DEFAULT_TARGET_PADDING).ok()),
                 (None, None) => None,
             };

@@ -165,6 +165,13 @@ pub struct Regions {
     slots: Vec<SlotInfo>,
 }
 
+impl Regions {
+    /// The regions' names, in `metrics.csv` order.
+    pub fn names(&self) -> impl Iterator<Item = &str> {
+        self.slots.iter().map(|s| s.name.as_str())
+    }
+}
+
 /// Which cell belongs to which organism: the nearest seed (ties to the first).
 fn nearest_organism(organisms: &[[u32; 2]], x: u32, y: u32) -> usize {
     let d = |o: &[u32; 2]| (o[0] as i64 - x as i64).pow(2) + (o[1] as i64 - y as i64).pow(2);
