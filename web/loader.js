@@ -94,6 +94,8 @@ async function main() {
   const wasm = fetchBytes("nca_sandbox_bg.wasm", progress);
   const files = manifest.files.map(async (f) => [f.path, await fetchBytes(f.path, progress)]);
   await init({ module_or_path: await wasm });
+  // The app's exports, for the console and for measurements (web/measure.mjs).
+  globalThis.nca = nca;
   for (const [path, bytes] of await Promise.all(files)) nca.add_site_file(path, bytes);
 
   $("loading-what").textContent = "Starting…";

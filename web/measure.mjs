@@ -43,6 +43,14 @@ async function stepsPerSecond(browser, base, query, seconds = 15) {
   };
 }
 
+async function lessonIteration(browser, base) {
+  const { page, context } = await open(browser, base, "?speed=1/60");
+  await running(page, 1);
+  const ms = await page.evaluate(() => globalThis.nca.time_lesson_iterations(3));
+  await context.close();
+  return { ms_per_iteration: ms };
+}
+
 const server = await serve();
 const browser = await launch();
 try {
@@ -50,6 +58,7 @@ try {
     site: siteSize(),
     lizard_128: await stepsPerSecond(browser, server.url, "?speed=max"),
     digits_canvas: await stepsPerSecond(browser, server.url, "?model=trained/mnist.safetensors&digit=3&speed=max"),
+    lesson_flex_one_thread: await lessonIteration(browser, server.url),
   };
   console.log(JSON.stringify(figures, null, 2));
 } finally {

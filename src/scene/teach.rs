@@ -579,6 +579,21 @@ fn new_lesson(
     })
 }
 
+/// The recipe of the panel's growing lessons: `settings`' pool, batch and steps, and a damaged
+/// share like the notebook's (3 of 8) for any batch.
+pub fn growing_lesson_config(settings: &TeachSettings, mode: GrowingMode, what: String) -> TrainConfig {
+    let damaged = (settings.batch_size * 3 / 8).max(1);
+    TrainConfig::new()
+        .with_mode(mode)
+        .with_pool_size(settings.pool_size)
+        .with_batch_size(settings.batch_size)
+        .with_min_steps(settings.steps.0)
+        .with_max_steps(settings.steps.1)
+        .with_damaged(damaged)
+        .with_seed(settings.seed)
+        .with_target_name(what)
+}
+
 /// Starts a growing lesson toward `target` (already thumbnailed and padded as the trainer does).
 #[allow(clippy::too_many_arguments)]
 pub fn start_growing(
@@ -595,18 +610,11 @@ pub fn start_growing(
     let current = models.get(&grid.model).ok_or("the model has not loaded yet")?;
     let weights = current.weights.expect_growing()?;
     let start = (from == TeachFrom::Current).then(|| weights.clone());
-    // A damaged share like the notebook's (3 of 8) for any batch.
-    let damaged = (settings.batch_size * 3 / 8).max(1);
-    let config = TrainConfig::new()
-        .with_mode(mode)
-        .with_pool_size(settings.pool_size)
-        .with_batch_size(settings.batch_size)
-        .with_min_steps(settings.steps.0)
-        .with_max_steps(settings.steps.1)
-        .with_damaged(damaged)
-        .with_seed(settings.seed)
-        .with_target_name(what.clone())
-        .with_started_from(if from == TeachFrom::Current { parent.clone() } else { String::new() });
+    let config = growing_lesson_config(settings, mode, what.clone()).with_started_from(if from == TeachFrom::Current {
+        parent.clone()
+    } else {
+        String::new()
+    });
     let job = TeachJob::start(Lesson::growing(config, target, start, settings.device)?, options(settings, parent.clone(), false))?;
     let record = LessonRecord {
         version: RECORD_VERSION,

@@ -73,6 +73,11 @@ impl Lesson {
         Self { make: Box::new(make), score: None, memory_bytes, backend }
     }
 
+    /// Builds the run on this thread (what a job does on its own).
+    pub fn build(self) -> Result<Box<dyn Run>, String> {
+        (self.make)()
+    }
+
     /// Also scores the weights at the start and at every publication (right, of total).
     pub fn with_score(mut self, score: impl FnMut(&NcaWeights) -> Option<(usize, usize)> + Send + 'static) -> Self {
         self.score = Some(Box::new(score));

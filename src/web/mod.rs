@@ -57,6 +57,30 @@ pub fn open_file(name: String, bytes: Vec<u8>) {
     OPENED.lock().unwrap_or_else(|e| e.into_inner()).push(path);
 }
 
+/// Times `iterations` iterations (after one to warm up) of the panel's default lesson — the
+/// lizard, regenerating, on Burn's flex backend — on the page's one thread, in milliseconds per
+/// iteration: the figure behind the README's choice for teaching in a page. Call it from the
+/// console or `web/measure.mjs`; the scene stands still while it runs.
+#[wasm_bindgen]
+pub fn time_lesson_iterations(iterations: u32) -> Result<f64, JsValue> {
+    use crate::train::teach::{Lesson, TeachDevice};
+    let settings = crate::scene::teach::TeachSettings::default();
+    let target = crate::model::target::Target::load(
+        crate::model::files::bundled("assets/targets/lizard.png"),
+        crate::model::target::DEFAULT_TARGET_SIZE,
+        crate::model::target::DEFAULT_TARGET_PADDING,
+    )
+    .map_err(|e| JsValue::from_str(&e.to_string()))?;
+    let config = crate::scene::teach::growing_lesson_config(&settings, crate::model::GrowingMode::Regenerating, "lizard".into());
+    let mut run = Lesson::growing(config, target, None, TeachDevice::Cpu).and_then(Lesson::build).map_err(|e| JsValue::from_str(&e))?;
+    run.step();
+    let start = crate::platform::Instant::now();
+    for _ in 0..iterations.max(1) {
+        run.step();
+    }
+    Ok(start.elapsed().as_secs_f64() * 1000.0 / iterations.max(1) as f64)
+}
+
 /// The page's side of a running app: its title, its status object, opened files.
 pub struct PagePlugin;
 
