@@ -199,8 +199,12 @@ fn the_window_comes_back_after_a_kill_and_a_freeze_and_health_tells() {
     assert_eq!(exhibit.request("POST", "/control/restart", Some(TOKEN)).0, 202);
     exhibit.running(Some(third), Duration::from_secs(60));
     let health = exhibit.health();
-    assert_eq!(health["restart_count"], 3);
-    assert_eq!(health["restarts"][2]["reason"], "restart asked");
+    // On a loaded machine a window may also miss its first heartbeat while it starts, and is
+    // restarted for it: the asked restart is then the last of more than three.
+    let count = health["restart_count"].as_u64().unwrap_or(0);
+    assert!(count >= 3, "{health:#}");
+    let restarts = health["restarts"].as_array().expect("a list of restarts");
+    assert_eq!(restarts.last().map(|r| &r["reason"]), Some(&serde_json::json!("restart asked")), "{health:#}");
     let log = std::fs::read_to_string(exhibit.dir.path().join("logs/exhibit.log")).unwrap();
     assert!(log.contains("signal 9 (killed)") && log.contains("missed heartbeat") && log.contains("restart asked"), "{log}");
 }
