@@ -15,6 +15,7 @@ mod native;
 #[cfg(not(target_arch = "wasm32"))]
 use native as imp;
 
+pub mod memory;
 #[cfg(target_arch = "wasm32")]
 pub mod site;
 #[cfg(target_arch = "wasm32")]
