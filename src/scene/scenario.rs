@@ -236,8 +236,8 @@ impl Plugin for ScenarioPlugin {
 /// measures), so a run in the window, or in a page, can be held against a headless one.
 #[derive(Resource, Default, Clone, Debug)]
 pub struct ScenarioOutcome {
-    /// The readback asked for and not yet come.
-    pending: Option<u64>,
+    /// The readback asked for and not yet come, and the names of the regions it sums.
+    pending: Option<(u64, Vec<String>)>,
     /// The step the counts were taken at (the scenario's last).
     pub step: u32,
     /// Each region's living cells, in `metrics.csv` order (empty until measured).
@@ -259,7 +259,7 @@ fn measure_finished_scenario(
         return;
     }
     let Ok((entity, grid)) = grids.single() else { return };
-    match outcome.pending {
+    match outcome.pending.as_ref().map(|(id, _)| *id) {
         None if outcome.alive.is_empty() => {
             let regions = crate::model::scenario::run::Regions::of(&player.scene);
             let id = crate::sim::readback::next_readback_id();
@@ -267,7 +267,7 @@ fn measure_finished_scenario(
                 crate::sim::GridMetricRegions(regions.layout.clone()),
                 crate::sim::ReadbackRequest { id: Some(id), kind: crate::sim::ReadbackKind::Metrics },
             ));
-            outcome.pending = Some(id);
+            outcome.pending = Some((id, regions.names().map(str::to_string).collect()));
         }
         Some(id) => match snapshots.take_metrics(id) {
             None => {}
@@ -277,11 +277,10 @@ fn measure_finished_scenario(
                 outcome.alive = vec![("unmeasured".into(), 0)];
             }
             Some(Ok(snapshot)) => {
-                let regions = crate::model::scenario::run::Regions::of(&player.scene);
                 let sums = crate::model::scenario::reduce::SlotSums::from_words(&snapshot.words).unwrap_or_default();
-                outcome.pending = None;
+                let names = outcome.pending.take().map(|(_, names)| names).unwrap_or_default();
                 outcome.step = snapshot.step.min(grid.step);
-                outcome.alive = regions.names().zip(sums.iter().map(|s| s.alive)).map(|(n, a)| (n.to_string(), a)).collect();
+                outcome.alive = names.into_iter().zip(sums.iter().map(|s| s.alive)).collect();
             }
         },
         None => {}
